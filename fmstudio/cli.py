@@ -1,0 +1,239 @@
+"""`fmstudio` on the command line: the same engine as the app, headless.
+
+fmstudio data checkerboard --n 5000 --out target.npy
+fmstudio train --dataset checkerboard --out runs/cb
+fmstudio sample runs/cb --n 2000 --solver rk4 --nfe 40 --out samples.npy
+fmstudio eval runs/cb
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fmstudio.core import io
+from fmstudio.core.config import ALL_PATHS, SCHEDULES, ConfigError, TrainConfig
+from fmstudio.core.couplings import COUPLINGS
+from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
+from fmstudio.core.evaluate import evaluate
+from fmstudio.core.solvers import ADAPTIVE, SOLVERS
+from fmstudio.core.training import DivergenceError, Trainer
+
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
+    p.add_argument("--solver", default=default, choices=SOLVERS, help="ODE solver")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="fixed-step solvers: number of steps")
+    budget.add_argument(
+        "--nfe",
+        type=int,
+        help="fixed-step solvers: budget of model evaluations (steps = NFE // stages)",
+    )
+    p.add_argument("--atol", type=float, default=1e-5, help="adaptive solvers: absolute tolerance")
+    p.add_argument("--rtol", type=float, default=1e-5, help="adaptive solvers: relative tolerance")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+
+
+def _solver_kwargs(args: argparse.Namespace) -> dict:
+    if args.solver in ADAPTIVE and (args.steps or args.nfe):
+        raise CLIError(f"--steps/--nfe are for fixed-step solvers; '{args.solver}' is adaptive")
+    if args.solver not in ADAPTIVE and args.steps is None and args.nfe is None:
+        args.steps = 50
+    return {
+        "method": args.solver,
+        "steps": args.steps,
+        "nfe": args.nfe,
+        "atol": args.atol,
+        "rtol": args.rtol,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fmstudio",
+        description="Train, sample and evaluate Flow Matching models (Lipman et al., ICLR 2023).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("data", help="write samples of a 2-D dataset to .npy or .csv")
+    p.add_argument("name", choices=sorted(PRESETS), help="dataset preset")
+    p.add_argument("--n", type=int, default=5000, help="number of points")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="output file (.npy or .csv)")
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a flow matching model, write DIR/model.safetensors")
+    p.add_argument("--dataset", default=d.dataset, help="preset name or a .npy/.csv/.png file")
+    p.add_argument("--jitter", type=float, default=d.jitter, help="noise added to a point file")
+    p.add_argument("--path", default=d.path, choices=ALL_PATHS, help="probability path or preset")
+    p.add_argument("--coupling", choices=COUPLINGS, help="x0-x1 pairing (default: independent)")
+    p.add_argument("--sigma-min", type=float, default=d.sigma_min, help="ot path: σ_min (eq. 20)")
+    p.add_argument("--sigma", type=float, help="icfm/sb paths: σ (default 0 for icfm, 1 for sb)")
+    p.add_argument("--sigma-max", type=float, help="ve path: σ_max (default: data diameter)")
+    p.add_argument("--steps", type=int, default=d.steps, help="training steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--hidden", type=int, default=d.hidden, help="MLP width")
+    p.add_argument("--depth", type=int, default=d.depth, help="MLP hidden layers")
+    p.add_argument("--activation", default=d.activation, help="silu, relu, gelu, tanh, softplus")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES, help="LR schedule")
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay)
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max grad norm; 0 = off")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--out", type=Path, help="run directory (model, config, metrics)")
+    p.add_argument("--resume", type=Path, help="continue the run in this directory")
+    p.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
+
+    p = sub.add_parser("sample", help="sample a trained model to .npy, print the NFE used")
+    p.add_argument("run", type=Path, help="run directory written by `fmstudio train`")
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="output .npy (or .csv) file")
+    _add_solver_args(p)
+
+    p = sub.add_parser("eval", help="print JSON: w2, nll, nfe, straightness of a trained model")
+    p.add_argument("run", type=Path, help="run directory written by `fmstudio train`")
+    p.add_argument("--n", type=int, default=5000, help="samples and fresh target points for W2")
+    p.add_argument("--nll-n", type=int, default=1000, help="held-out points scored for NLL")
+    p.add_argument("--seed", type=int, default=12345, help="seed of samples and fresh targets")
+    _add_solver_args(p, default="dopri5")
+    return parser
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    points = make_preset(args.name, args.n, args.seed)
+    save_points(args.out, points)
+    print(f"wrote {len(points)} points of '{args.name}' to {args.out}")
+    return 0
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    return TrainConfig(**values).validate()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        out = args.resume
+        trainer = io.load_trainer(out, steps=args.steps, device=args.device)
+        print(f"resuming {out} at step {trainer.step_count} of {trainer.config.steps}")
+    else:
+        if args.out is None:
+            raise CLIError("train needs --out DIR (or --resume DIR)")
+        out = args.out
+        trainer = Trainer(_config_from_args(args))
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.jsonl"
+    if args.resume is None:
+        metrics_path.unlink(missing_ok=True)
+    restore = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        _train_loop(trainer, metrics_path, args.log_every)
+    except KeyboardInterrupt:
+        io.save_checkpoint(out, trainer)
+        print(
+            f"\ninterrupted at step {trainer.step_count}; saved to {out}. "
+            f"Continue with: fmstudio train --resume {out}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except DivergenceError as exc:
+        io.save_checkpoint(out, trainer)
+        raise CLIError(f"{exc} Saved the last good model to {out}.") from None
+    finally:
+        signal.signal(signal.SIGTERM, restore)
+    io.save_checkpoint(out, trainer)
+    print(
+        f"trained {trainer.step_count} steps in {trainer.elapsed:.1f} s "
+        f"({trainer.config.path_name}/{trainer.config.coupling_name}, "
+        f"device {trainer.device}); wrote {out}/model.safetensors and config.json"
+    )
+    return 0
+
+
+def _train_loop(trainer: Trainer, metrics_path: Path, log_every: int) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=trainer.config.steps,
+        initial=trainer.step_count,
+        unit="step",
+        disable=not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
+    with bar, open(metrics_path, "a", encoding="utf-8") as log:
+        while not trainer.done:
+            losses = trainer.run(log_every - trainer.step_count % log_every)
+            bar.update(len(losses))
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            record = {
+                "step": trainer.step_count,
+                "loss": losses[-1],
+                "elapsed_s": round(trainer.elapsed, 3),
+            }
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    flow = io.load_flow(args.run, device=args.device)
+    kwargs = _solver_kwargs(args)
+    start = time.perf_counter()
+    result = flow.sample(args.n, seed=args.seed, **kwargs)
+    elapsed = time.perf_counter() - start
+    save_points(args.out, result.x.cpu().numpy().astype(np.float32))
+    print(f"NFE {result.nfe}; {args.n} samples in {elapsed:.2f} s with {args.solver} -> {args.out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    report = evaluate(
+        args.run,
+        n=args.n,
+        nll_n=args.nll_n,
+        seed=args.seed,
+        device=args.device,
+        **_solver_kwargs(args),
+    )
+    print(json.dumps(report))
+    return 0
+
+
+COMMANDS = {"data": cmd_data, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except (CLIError, ConfigError, DatasetError, io.CheckpointError, ValueError) as exc:
+        print(f"fmstudio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"fmstudio {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Point-set datasets: the trainer-facing protocol, presets, user point sets and their files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from fmstudio.core.data.errors import DatasetError, check_count, check_positive, describe_os_error
+from fmstudio.core.data.toy import get_preset, make_preset
+
+POINT_EXTENSIONS: tuple[str, ...] = (".npy", ".csv")
+_CSV_HEADER = "x,y"
+
+
+@runtime_checkable
+class Dataset2D(Protocol):
+    """What the trainer consumes: a named source of 2-D training points."""
+
+    name: str
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` points as an (n, 2) float32 array, taking all randomness from ``rng``."""
+        ...
+
+
+@dataclass
+class PresetDataset:
+    """A named toy preset; each batch gets a fresh seed from ``rng`` so batches differ."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        get_preset(self.name)  # fail on a typo now rather than at the first training step
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` preset points, reproducible through ``rng``."""
+        return make_preset(self.name, n, int(rng.integers(0, 2**63 - 1)))
+
+
+class PointSet:
+    """A finite user point set (e.g. drawn with the mouse) treated as an empirical distribution.
+
+    ``jitter`` adds Gaussian noise of that std to each draw, which smooths a small set so the
+    model learns a density instead of memorizing a handful of atoms.
+    """
+
+    def __init__(self, points: ArrayLike, jitter: float = 0.0, name: str = "points") -> None:
+        self.points: np.ndarray = validate_points(points)
+        self.points.flags.writeable = False
+        self.jitter: float = check_positive(jitter, "jitter", allow_zero=True)
+        self.name: str = name
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` rows with replacement, plus ``jitter * N(0, 1)`` noise."""
+        draws = self.points[rng.integers(0, len(self.points), check_count(n))]
+        if self.jitter > 0:
+            draws += self.jitter * rng.standard_normal(draws.shape, dtype=np.float32)
+        return draws
+
+
+def validate_points(points: ArrayLike, path: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """Return a float32 (N, 2) copy of ``points`` or raise a DatasetError naming ``path``."""
+    try:
+        arr = np.asarray(points)
+    except (TypeError, ValueError) as exc:  # ragged nested lists and the like
+        raise DatasetError(f"not a numeric array ({exc})", path) from exc
+    if arr.dtype.kind not in "iuf":
+        raise DatasetError(f"expected a numeric array, got dtype {arr.dtype}", path)
+    if arr.size == 0:
+        raise DatasetError(f"contains no points (shape {arr.shape})", path)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise DatasetError(f"expected an (N, 2) array, got shape {arr.shape}", path)
+    with np.errstate(over="ignore"):  # float32 overflow becomes inf, reported just below
+        out = arr.astype(np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(out)))
+    if bad:
+        raise DatasetError(f"contains {bad} non-finite value(s) (NaN, inf or beyond float32)", path)
+    return out
+
+
+def _extension(path: str | os.PathLike[str]) -> str:
+    """Return the lower-cased point-file extension, refusing formats we cannot round-trip."""
+    ext = Path(path).suffix.lower()
+    if ext not in POINT_EXTENSIONS:
+        expected = ", ".join(POINT_EXTENSIONS)
+        raise DatasetError(f"unsupported extension {ext or '(none)'!r}; expected {expected}", path)
+    return ext
+
+
+def load_points(path: str | os.PathLike[str]) -> np.ndarray:
+    """Load an (N, 2) float32 point array from ``.npy`` or ``.csv``; every failure is a
+    DatasetError naming the file, never a raw numpy or OS error."""
+    ext = _extension(path)
+    try:
+        raw = _read_npy(path) if ext == ".npy" else _read_csv(path)
+    except OSError as exc:
+        raise DatasetError(describe_os_error(exc), path) from exc
+    return validate_points(raw, path)
+
+
+def _read_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a plain .npy array; pickles are refused because loading one can run arbitrary code.
+
+    The magic bytes are checked first so that .npz archives and random bytes get a clear reason
+    instead of numpy's hint to retry with ``allow_pickle``.
+    """
+    magic = np.lib.format.MAGIC_PREFIX
+    with open(path, "rb") as handle:
+        prefix = handle.read(len(magic))
+    if prefix.startswith(b"PK"):
+        raise DatasetError("is an .npz archive, expected a single .npy array", path)
+    if prefix != magic:
+        raise DatasetError("not a .npy file (missing the NumPy header)", path)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as exc:  # object arrays, truncated data, bad header
+        raise DatasetError(f"not a readable .npy array ({exc})", path) from exc
+
+
+def _is_numeric_row(line: str) -> bool:
+    """True when every comma-separated field parses as a float (tells data from a header)."""
+    try:
+        [float(field) for field in line.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read comma-separated rows, skipping one optional non-numeric header line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError("not a UTF-8 text CSV file", path) from exc
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and not _is_numeric_row(lines[0]):
+        lines = lines[1:]
+    if not lines:
+        raise DatasetError("contains no data rows", path)
+    try:
+        return np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise DatasetError(f"malformed CSV ({exc})", path) from exc
+
+
+def save_points(path: str | os.PathLike[str], points: ArrayLike) -> None:
+    """Save (N, 2) points to ``.npy`` or ``.csv`` atomically: the data goes to a temp file in
+    the same directory and is then renamed over ``path``, so a crash or a concurrent reader
+    never sees a half-written file."""
+    ext = _extension(path)
+    data = validate_points(points, path)
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as handle:
+            if ext == ".npy":
+                np.save(handle, data, allow_pickle=False)
+            else:
+                np.savetxt(handle, data, fmt="%.9g", delimiter=",", header=_CSV_HEADER, comments="")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise DatasetError(describe_os_error(exc), path) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)

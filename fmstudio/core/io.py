@@ -1,0 +1,238 @@
+"""Checkpoints as safetensors + JSON: nothing in a model file can run code.
+
+A run directory holds
+- `config.json`: format tag, the TrainConfig, the model and path configs, the step;
+- `model.safetensors`: the EMA weights, which sampling uses;
+- `train_state.safetensors` (resumable runs): raw weights, Adam moments, the data pool, the
+  RNG state and the loss history.
+
+Every file is written to a temporary name in the same directory and moved into place with
+`os.replace`, `config.json` last, so a crash or Ctrl-C never leaves a half-written checkpoint
+under the real names. Loading checks the format tag, every key, shape and dtype before any
+weight is copied; anything off raises `CheckpointError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.flow import FlowModel
+from fmstudio.core.models import build_model
+from fmstudio.core.paths import make_path
+
+FORMAT = "fmstudio-checkpoint"
+VERSION = 1
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+STATE_FILE = "train_state.safetensors"
+MAX_JSON_BYTES = 1 << 20
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, hostile or does not match its config."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call `write(tmp_name)` then move the result over `path` in one step (same directory)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+
+    atomic_write(path, write)
+
+
+def write_tensors(path: str | os.PathLike, tensors: dict[str, Tensor]) -> None:
+    flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(flat, tmp))
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON object from a file of bounded size, or CheckpointError."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(path, "file is too large to be a config")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(path, f"not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(path, "expected a JSON object")
+    return data
+
+
+def read_tensors(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Tensors from a safetensors file (which holds data only), or CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "file not found")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(path, f"not a valid safetensors file ({exc})") from None
+
+
+def load_weights(module: nn.Module, tensors: dict[str, Tensor], path: str | os.PathLike) -> None:
+    """Copy weights into `module` after checking that keys, shapes and dtypes all match."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            path, f"weights do not match the model (missing {missing}, extra {extra})"
+        )
+    for key, ref in expected.items():
+        got = tensors[key]
+        if got.shape != ref.shape or got.dtype != ref.dtype:
+            expected_desc = f"{ref.dtype} {tuple(ref.shape)}"
+            raise CheckpointError(
+                path, f"'{key}' is {got.dtype} {tuple(got.shape)}, expected {expected_desc}"
+            )
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise CheckpointError(path, f"'{key}' holds NaN or inf")
+    module.load_state_dict(tensors)
+
+
+def save_checkpoint(directory: str | os.PathLike, trainer, *, resumable: bool = True) -> Path:
+    """Write a run directory from a Trainer (see the module docstring for its layout)."""
+    directory = Path(directory)
+    write_tensors(directory / MODEL_FILE, trainer.ema.model.state_dict())
+    if resumable:
+        write_tensors(directory / STATE_FILE, _train_state(trainer))
+    write_json(
+        directory / CONFIG_FILE,
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "config": trainer.config.to_dict(),
+            "model": trainer.model_config(),
+            "path": trainer.path.config(),
+            "step": trainer.step_count,
+            "ema_updates": trainer.ema.updates,
+            "elapsed_s": trainer.elapsed,
+            "optimizer": trainer.optimizer.state_dict()["param_groups"] if resumable else None,
+            "data_dim": int(trainer.pool.shape[1]),
+        },
+    )
+    return directory
+
+
+def _train_state(trainer) -> dict[str, Tensor]:
+    tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
+    for index, state in trainer.optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
+    tensors["data.pool"] = trainer.pool
+    tensors["rng.generator"] = trainer.generator.get_state()
+    tensors["losses"] = torch.tensor(trainer.losses, dtype=torch.float64)
+    return tensors
+
+
+def read_header(directory: str | os.PathLike) -> dict[str, Any]:
+    """config.json of a run directory, with its format and fields checked."""
+    path = Path(directory) / CONFIG_FILE
+    header = read_json(path)
+    if header.get("format") != FORMAT:
+        raise CheckpointError(path, f"not an fmstudio checkpoint (format {header.get('format')!r})")
+    if header.get("version") != VERSION:
+        raise CheckpointError(path, f"unsupported checkpoint version {header.get('version')!r}")
+    for key, kind in (("config", dict), ("model", dict), ("path", dict), ("step", int)):
+        if not isinstance(header.get(key), kind):
+            raise CheckpointError(path, f"'{key}' is missing or malformed")
+    try:
+        header["config"] = TrainConfig.from_dict(header["config"])
+    except ConfigError as exc:
+        raise CheckpointError(path, str(exc)) from None
+    return header
+
+
+def load_flow(directory: str | os.PathLike, device: str | torch.device = "cpu") -> FlowModel:
+    """Rebuild the EMA model and its path from a run directory, ready to sample."""
+    directory = Path(directory)
+    header = read_header(directory)
+    try:
+        model = build_model(header["model"])
+        params = {k: v for k, v in header["path"].items() if k != "name"}
+        path = make_path(header["path"].get("name", ""), **params)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(directory / CONFIG_FILE, str(exc)) from None
+    load_weights(model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)
+    return FlowModel(model.to(device).eval(), path)
+
+
+def load_trainer(directory: str | os.PathLike, **overrides: Any):
+    """Resume a run: rebuild the Trainer and restore weights, Adam, EMA, pool, RNG and losses.
+
+    `overrides` may change fields that do not alter the model (steps, device, lr, ...).
+    """
+    from fmstudio.core.data import PointSet
+    from fmstudio.core.training import Trainer
+
+    directory = Path(directory)
+    header = read_header(directory)
+    state_path = directory / STATE_FILE
+    state = read_tensors(state_path)
+    config: TrainConfig = header["config"]
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    pool = state.get("data.pool")
+    if pool is None or pool.dim() != 2:
+        raise CheckpointError(state_path, "the data pool is missing")
+    trainer = Trainer(config, dataset=PointSet(pool.numpy(), name=config.dataset))
+    model_state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+    load_weights(trainer.model, model_state, state_path)
+    load_weights(trainer.ema.model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)
+    trainer.pool = pool.to(trainer.device)
+    _restore_optimizer(trainer, state, header, state_path)
+    trainer.generator.set_state(state["rng.generator"])
+    trainer.losses = state["losses"].tolist()
+    trainer.step_count = header["step"]
+    trainer.ema.updates = int(header.get("ema_updates", header["step"]))
+    trainer.elapsed = float(header.get("elapsed_s", 0.0))
+    return trainer
+
+
+def _restore_optimizer(trainer, state: dict[str, Tensor], header: dict, path: Path) -> None:
+    groups = header.get("optimizer")
+    if not isinstance(groups, list):
+        raise CheckpointError(path, "optimizer settings are missing")
+    per_param: dict[int, dict[str, Tensor]] = {}
+    for key, value in state.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            per_param.setdefault(int(index), {})[name] = value
+    try:
+        trainer.optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(path, f"optimizer state does not match the model ({exc})") from None
