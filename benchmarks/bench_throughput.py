@@ -47,8 +47,14 @@ def plain_loop(depth: int, hidden: int, batch: int, device: torch.device):
 
 def trainer_step(depth: int, hidden: int, batch: int, device: str):
     config = TrainConfig(
-        dataset="checkerboard", path="ot", depth=depth, hidden=hidden, batch_size=batch,
-        steps=10**9, device=device, seed=0,
+        dataset="checkerboard",
+        path="ot",
+        depth=depth,
+        hidden=hidden,
+        batch_size=batch,
+        steps=10**9,
+        device=device,
+        seed=0,
     )
     trainer = Trainer(config)
     return trainer.step
@@ -84,11 +90,17 @@ def main() -> None:
             rates["plain"].append(measure(plain, args.seconds))
             rates["fmstudio"].append(measure(ours, args.seconds))
         p, f = np.median(rates["plain"]), np.median(rates["fmstudio"])
-        results.append({
-            "model": f"{depth}x{hidden}", "batch": batch, "device": args.device,
-            "plain_steps_per_s": round(float(p), 2), "fmstudio_steps_per_s": round(float(f), 2),
-            "speedup": round(float(f / p), 3), "rounds": rates,
-        })
+        results.append(
+            {
+                "model": f"{depth}x{hidden}",
+                "batch": batch,
+                "device": args.device,
+                "plain_steps_per_s": round(float(p), 2),
+                "fmstudio_steps_per_s": round(float(f), 2),
+                "speedup": round(float(f / p), 3),
+                "rounds": rates,
+            }
+        )
     emit("throughput", results)
 
 

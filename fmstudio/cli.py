@@ -193,8 +193,8 @@ def _train_loop(trainer: Trainer, metrics_path: Path, log_every: int) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    flow = io.load_flow(args.run, device=args.device)
     kwargs = _solver_kwargs(args)
+    flow = io.load_flow(args.run, device=args.device)
     start = time.perf_counter()
     result = flow.sample(args.n, seed=args.seed, **kwargs)
     elapsed = time.perf_counter() - start
@@ -204,13 +204,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    kwargs = _solver_kwargs(args)
     report = evaluate(
-        args.run,
-        n=args.n,
-        nll_n=args.nll_n,
-        seed=args.seed,
-        device=args.device,
-        **_solver_kwargs(args),
+        args.run, n=args.n, nll_n=args.nll_n, seed=args.seed, device=args.device, **kwargs
     )
     print(json.dumps(report))
     return 0

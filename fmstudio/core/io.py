@@ -6,26 +6,25 @@ A run directory holds
 - `train_state.safetensors` (resumable runs): raw weights, Adam moments, the data pool, the
   RNG state and the loss history.
 
-Every file is written to a temporary name in the same directory and moved into place with
-`os.replace`, `config.json` last, so a crash or Ctrl-C never leaves a half-written checkpoint
-under the real names. Loading checks the format tag, every key, shape and dtype before any
-weight is copied; anything off raises `CheckpointError` naming the file and the reason.
+Every file is written atomically (`atomic.atomic_write`), `config.json` last, so a crash or
+Ctrl-C never leaves a half-written checkpoint under the real names. Loading checks the format
+tag, every key, shape and dtype before any weight is copied; anything off raises
+`CheckpointError` naming the file and the reason.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
+from fmstudio.core.atomic import atomic_write
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.models import build_model
@@ -48,32 +47,14 @@ class CheckpointError(ValueError):
         self.reason = reason
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call `write(tmp_name)` then move the result over `path` in one step (same directory)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-
-    atomic_write(path, write)
+    text = json.dumps(data, indent=2) + "\n"
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def write_tensors(path: str | os.PathLike, tensors: dict[str, Tensor]) -> None:
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(flat, tmp))
+    atomic_write(path, lambda handle: handle.write(save(flat)))
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:

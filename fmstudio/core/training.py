@@ -60,8 +60,9 @@ def resolve_device(name: str) -> torch.device:
 class EMA:
     """Exponential moving average of the weights, used for sampling.
 
-    The decay ramps up as min(decay, (1 + n) / (10 + n)), so a short run's average is not
-    dominated by its random initialisation.
+    The decay is min(decay, 1 − 1/(n + 1)) at update n: the plain mean of all weights so far
+    until the run is longer than the EMA window, so a short run is not dominated by its random
+    initialisation, and exactly `decay` after that.
     """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
@@ -72,7 +73,7 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        decay = min(self.decay, 1.0 - 1.0 / (self.updates + 1))
         ema = list(self.model.parameters())
         torch._foreach_lerp_(ema, list(model.parameters()), 1.0 - decay)
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from fmstudio.core.atomic import atomic_write
 from fmstudio.core.data.errors import DatasetError, check_count, check_positive, describe_os_error
 from fmstudio.core.data.toy import get_preset, make_preset
 
@@ -156,19 +155,14 @@ def save_points(path: str | os.PathLike[str], points: ArrayLike) -> None:
     never sees a half-written file."""
     ext = _extension(path)
     data = validate_points(points, path)
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+
+    def write(handle: BinaryIO) -> None:
+        if ext == ".npy":
+            np.save(handle, data, allow_pickle=False)
+        else:
+            np.savetxt(handle, data, fmt="%.9g", delimiter=",", header=_CSV_HEADER, comments="")
+
     try:
-        with open(tmp, "xb") as handle:
-            if ext == ".npy":
-                np.save(handle, data, allow_pickle=False)
-            else:
-                np.savetxt(handle, data, fmt="%.9g", delimiter=",", header=_CSV_HEADER, comments="")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        atomic_write(path, write)
     except OSError as exc:
         raise DatasetError(describe_os_error(exc), path) from exc
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)

@@ -1,0 +1,183 @@
+"""The command line, run the way a user runs it: files in, files and JSON out, Ctrl-C safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from fmstudio.cli import main
+
+TINY = ["--hidden", "32", "--depth", "2", "--batch-size", "128", "--warmup-steps", "5"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fmstudio", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "moons",
+            "--steps",
+            "60",
+            "--log-every",
+            "20",
+            *TINY,
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_data_writes_the_preset(tmp_path, capsys):
+    assert (
+        main(
+            ["data", "checkerboard", "--n", "300", "--seed", "2", "--out", str(tmp_path / "c.npy")]
+        )
+        == 0
+    )
+    points = np.load(tmp_path / "c.npy")
+    assert points.shape == (300, 2) and np.abs(points).max() <= 4
+    assert main(["data", "rings", "--n", "50", "--out", str(tmp_path / "r.csv")]) == 0
+    assert np.loadtxt(tmp_path / "r.csv", delimiter=",", skiprows=1).shape == (50, 2)
+
+
+def test_train_writes_model_config_and_metrics(run_dir):
+    assert (run_dir / "model.safetensors").is_file()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["config"]["dataset"] == "moons" and config["step"] == 60
+    lines = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [ln["step"] for ln in lines] == [20, 40, 60]
+    assert all(set(ln) == {"step", "loss", "elapsed_s"} for ln in lines)
+    assert lines[0]["elapsed_s"] <= lines[-1]["elapsed_s"]
+
+
+@pytest.mark.parametrize(
+    ("args", "nfe"),
+    [
+        (["--solver", "euler", "--nfe", "10"], 10),
+        (["--solver", "rk4", "--nfe", "10"], 8),
+        (["--solver", "midpoint", "--steps", "6"], 12),
+        (["--solver", "dopri5", "--atol", "1e-3", "--rtol", "1e-3"], None),
+    ],
+)
+def test_sample_prints_the_nfe_used(run_dir, tmp_path, capsys, args, nfe):
+    out = tmp_path / "s.npy"
+    assert (
+        main(["sample", str(run_dir), "--n", "256", "--seed", "1", "--out", str(out), *args]) == 0
+    )
+    printed = capsys.readouterr().out
+    used = int(printed.split("NFE ")[1].split(";")[0])
+    if nfe is not None:
+        assert used == nfe
+    else:
+        assert used > 6
+    samples = np.load(out)
+    assert samples.shape == (256, 2) and np.isfinite(samples).all()
+
+
+def test_eval_prints_one_json_object(run_dir, capsys):
+    assert (
+        main(
+            [
+                "eval",
+                str(run_dir),
+                "--n",
+                "300",
+                "--nll-n",
+                "100",
+                "--solver",
+                "rk4",
+                "--steps",
+                "10",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert {"w2", "nll", "nfe", "straightness"} <= set(report)
+    assert report["nfe"] == 40 and 0 < report["w2"] < 10 and report["straightness"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--steps", "0", "--out", "x"], "steps must be >= 1"),
+        (["train", "--dataset", "nowhere.npy", "--out", "x"], "nowhere.npy"),
+        (["train", "--path", "otcfm", "--coupling", "sinkhorn", "--out", "x"], "implies coupling"),
+        (["sample", "missing-run", "--out", "s.npy"], "missing-run"),
+        (
+            ["sample", "missing-run", "--solver", "dopri5", "--steps", "5", "--out", "s.npy"],
+            "adaptive",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["data", "train", "sample", "eval"])
+def test_every_command_has_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "usage: fmstudio " + command in result.stdout
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint_and_resume_finishes(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fmstudio",
+            "train",
+            "--dataset",
+            "moons",
+            "--steps",
+            "100000",
+            "--log-every",
+            "10",
+            *TINY,
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    header = json.loads((out / "config.json").read_text())
+    stopped = header["step"]
+    assert stopped >= 20
+    header["config"]["steps"] = stopped + 30
+    result = run_cli("train", "--resume", str(out), "--steps", str(stopped + 30))
+    assert result.returncode == 0, result.stderr
+    steps = [json.loads(ln)["step"] for ln in metrics.read_text().splitlines()]
+    assert steps[-1] == stopped + 30
+    assert json.loads((out / "config.json").read_text())["step"] == stopped + 30
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
