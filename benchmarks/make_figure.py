@@ -1,6 +1,6 @@
 """Render the README figure of a trained run: target, samples and trajectories (PIL only).
 
-    python -m benchmarks.make_figure runs/cb assets/readme/checkerboard.png
+python -m benchmarks.make_figure runs/cb assets/readme/checkerboard.png
 """
 
 from __future__ import annotations

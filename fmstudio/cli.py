@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--ema-decay", type=float, default=d.ema_decay)
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max grad norm; 0 = off")
+    p.add_argument(
+        "--ot-refresh",
+        type=int,
+        default=d.ot_refresh,
+        help="ot/sinkhorn couplings: steps each coupled minibatch is reused (1 = every step)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--out", type=Path, help="run directory (model, config, metrics)")

@@ -50,9 +50,11 @@ def test_run_directory_layout(trained):
     assert header["format"] == "fmstudio-checkpoint" and header["step"] == 12
 
 
-@pytest.mark.parametrize("path", ["ot", "vp", "otcfm", "sbcfm"])
-def test_resume_continues_exactly_as_if_never_stopped(tmp_path, path):
-    config = {**SMALL, "path": path}
+@pytest.mark.parametrize(
+    ("path", "refresh"), [("ot", 1), ("vp", 1), ("otcfm", 1), ("otcfm", 4), ("sbcfm", 1)]
+)
+def test_resume_continues_exactly_as_if_never_stopped(tmp_path, path, refresh):
+    config = {**SMALL, "path": path, "ot_refresh": refresh}
     straight = Trainer(TrainConfig(**config))
     straight.train()
     first = Trainer(TrainConfig(**config))

@@ -144,3 +144,13 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_ot_refresh_reuses_each_coupled_minibatch_for_k_steps():
+    trainer = Trainer(TrainConfig(path="otcfm", ot_refresh=3, steps=10, **SMALL))
+    seen = []
+    for _ in range(6):
+        trainer.step()
+        seen.append(trainer.coupled)
+    assert seen[0] is seen[1] is seen[2] and seen[3] is seen[4] is seen[5]
+    assert not torch.equal(seen[0][1], seen[3][1])

@@ -42,8 +42,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "cosine"
     warmup_steps: int = 100
-    batch_size: int = 1024
-    steps: int = 4000
+    batch_size: int = 256
+    steps: int = 10000
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     seed: int = 0

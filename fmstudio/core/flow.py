@@ -34,9 +34,6 @@ class FlowModel:
         z = torch.randn((n, *shape), generator=generator, device=self.device)
         return z * self.path.prior_std()
 
-    def velocity(self, x: Tensor, t: Tensor) -> Tensor:
-        return self.model(x, t)
-
     def sample(
         self,
         n: int,

@@ -137,6 +137,8 @@ def _train_state(trainer) -> dict[str, Tensor]:
     tensors["data.pool"] = trainer.pool
     tensors["rng.generator"] = trainer.generator.get_state()
     tensors["losses"] = torch.tensor(trainer.losses, dtype=torch.float64)
+    if trainer.coupled is not None:
+        tensors["coupled.x0"], tensors["coupled.x1"] = trainer.coupled
     return tensors
 
 
@@ -198,6 +200,11 @@ def load_trainer(directory: str | os.PathLike, **overrides: Any):
     _restore_optimizer(trainer, state, header, state_path)
     trainer.generator.set_state(state["rng.generator"])
     trainer.losses = state["losses"].tolist()
+    if "coupled.x0" in state and "coupled.x1" in state:
+        trainer.coupled = (
+            state["coupled.x0"].to(trainer.device),
+            state["coupled.x1"].to(trainer.device),
+        )
     trainer.step_count = header["step"]
     trainer.ema.updates = int(header.get("ema_updates", header["step"]))
     trainer.elapsed = float(header.get("elapsed_s", 0.0))

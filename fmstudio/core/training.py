@@ -113,6 +113,7 @@ class Trainer:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(config.seed)
         self.step_count = 0
+        self.coupled: tuple[Tensor, Tensor] | None = None
         self.losses: list[float] = []
         self.elapsed = 0.0
         """Seconds spent in `run`, summed over resumes (for steps/s and metrics.jsonl)."""
@@ -133,17 +134,30 @@ class Trainer:
         """(t, x_t, u_t, x1) for one step: pool draw, prior noise, coupling, path (eqs. 9, 13)."""
         n = self.config.batch_size
         g = self.generator
-        x1 = self.pool[torch.randint(len(self.pool), (n,), generator=g, device=self.device)]
-        x0 = torch.randn(x1.shape, generator=g, device=self.device)
+        x0, x1 = self.pairs()
         eps = (
             torch.randn(x1.shape, generator=g, device=self.device)
             if self.path.uses_extra_noise
             else None
         )
-        x0, x1 = self.coupling.pair(x0, x1, g)
         t = self.path.sample_t(n, generator=g, device=self.device)
         xt, ut = self.path.sample(x0, x1, t, eps)
         return t, xt, ut, x1
+
+    def pairs(self) -> tuple[Tensor, Tensor]:
+        """Coupled (x0, x1) for this step: a pool draw and prior noise, paired by the coupling.
+
+        An OT or Sinkhorn pairing costs far more than a step of a small model, so with
+        `ot_refresh = k` a coupled minibatch is reused for k consecutive steps (with fresh t and
+        bridge noise each time). k = 1, the default, couples every minibatch afresh.
+        """
+        refresh = 1 if self.coupling.name == "independent" else self.config.ot_refresh
+        if self.coupled is None or self.step_count % refresh == 0:
+            n, g = self.config.batch_size, self.generator
+            x1 = self.pool[torch.randint(len(self.pool), (n,), generator=g, device=self.device)]
+            x0 = torch.randn(x1.shape, generator=g, device=self.device)
+            self.coupled = self.coupling.pair(x0, x1, g)
+        return self.coupled
 
     def step(self) -> float:
         """One CFM update. Raises DivergenceError (weights untouched) on a non-finite loss."""
