@@ -219,13 +219,15 @@ def test_pickled_payload_is_never_executed(tmp_path: Path) -> None:
 
 
 def test_save_points_errors_name_the_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where a folder should be")
     with pytest.raises(DatasetError, match=re.escape("out.csv")):
-        save_points(tmp_path / "no_such_dir" / "out.csv", np.zeros((2, 2)))
+        save_points(blocker / "out.csv", np.zeros((2, 2)))
     with pytest.raises(DatasetError, match=re.escape("out.txt")):
         save_points(tmp_path / "out.txt", np.zeros((2, 2)))
     with pytest.raises(DatasetError, match=r"out\.npy: expected an \(N, 2\) array"):
         save_points(tmp_path / "out.npy", np.zeros((2, 3)))
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [blocker]
 
 
 def _png(path: Path, pixels: np.ndarray, mode: str = "L") -> Path:

@@ -23,9 +23,9 @@ def wasserstein2(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:
 
     Network simplex (POT) on the squared Euclidean cost; a few seconds for 5000 × 5000 points.
     """
-    xa, xb = _as_numpy(a), _as_numpy(b)
-    if len(xa) == 0 or len(xb) == 0:
+    if len(a) == 0 or len(b) == 0:
         raise ValueError("W2 needs two non-empty point sets")
+    xa, xb = _as_numpy(a), _as_numpy(b)
     cost = ot.dist(xa, xb, metric="sqeuclidean")
     wa = np.full(len(xa), 1.0 / len(xa))
     wb = np.full(len(xb), 1.0 / len(xb))
