@@ -179,7 +179,7 @@ def load_trainer(directory: str | os.PathLike, **overrides: Any):
 
     `overrides` may change fields that do not alter the model (steps, device, lr, ...).
     """
-    from fmstudio.core.data import PointSet
+    from fmstudio.core.data import DatasetError, PointSet, resolve_dataset
     from fmstudio.core.training import Trainer
 
     directory = Path(directory)
@@ -192,11 +192,14 @@ def load_trainer(directory: str | os.PathLike, **overrides: Any):
     pool = state.get("data.pool")
     if pool is None or pool.dim() != 2:
         raise CheckpointError(state_path, "the data pool is missing")
-    trainer = Trainer(config, dataset=PointSet(pool.numpy(), name=config.dataset))
+    try:  # the original dataset, for fresh target points; the saved pool if its file is gone
+        dataset = resolve_dataset(config.dataset, jitter=config.jitter)
+    except DatasetError:
+        dataset = PointSet(pool.numpy(), name=config.dataset)
+    trainer = Trainer(config, dataset=dataset, pool=pool)
     model_state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
     load_weights(trainer.model, model_state, state_path)
     load_weights(trainer.ema.model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)
-    trainer.pool = pool.to(trainer.device)
     _restore_optimizer(trainer, state, header, state_path)
     trainer.generator.set_state(state["rng.generator"])
     trainer.losses = state["losses"].tolist()

@@ -94,13 +94,18 @@ def lr_factor(config: TrainConfig, step: int) -> float:
 class Trainer:
     """Owns the model, optimizer, EMA and data pool of one run; `step()` is one CFM update."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset2D | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, dataset: Dataset2D | None = None, pool: Tensor | None = None
+    ) -> None:
+        """`pool` (the data points a resumed run trained on) skips drawing a new one."""
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.dataset = dataset or resolve_dataset(config.dataset, jitter=config.jitter)
-        rng = np.random.default_rng(config.seed)
-        pool = np.ascontiguousarray(self.dataset.sample(POOL_SIZE, rng), dtype=np.float32)
-        self.pool = torch.from_numpy(pool).to(self.device)
+        if pool is None:
+            rng = np.random.default_rng(config.seed)
+            drawn = np.ascontiguousarray(self.dataset.sample(POOL_SIZE, rng), dtype=np.float32)
+            pool = torch.from_numpy(drawn)
+        self.pool = pool.to(self.device)
         if config.path_name == "ve" and config.sigma_max is None:
             config.sigma_max = round(default_sigma_max(self.pool[:2000].cpu()), 4)
         self.path: ProbabilityPath = make_path(config.path_name, **config.path_params())
@@ -130,8 +135,8 @@ class Trainer:
             fused=self.device.type in ("cpu", "cuda"),
         )
 
-    def batch(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(t, x_t, u_t, x1) for one step: pool draw, prior noise, coupling, path (eqs. 9, 13)."""
+    def batch(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(t, x_t, u_t) for one step: pool draw, prior noise, coupling, path (eqs. 9, 13)."""
         n = self.config.batch_size
         g = self.generator
         x0, x1 = self.pairs()
@@ -142,7 +147,7 @@ class Trainer:
         )
         t = self.path.sample_t(n, generator=g, device=self.device)
         xt, ut = self.path.sample(x0, x1, t, eps)
-        return t, xt, ut, x1
+        return t, xt, ut
 
     def pairs(self) -> tuple[Tensor, Tensor]:
         """Coupled (x0, x1) for this step: a pool draw and prior noise, paired by the coupling.
@@ -163,7 +168,7 @@ class Trainer:
         """One CFM update. Raises DivergenceError (weights untouched) on a non-finite loss."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr * lr_factor(self.config, self.step_count)
-        t, xt, ut, _ = self.batch()
+        t, xt, ut = self.batch()
         self.model.train()
         loss = (self.model(xt, t) - ut).square().mean()
         self.optimizer.zero_grad(set_to_none=True)
