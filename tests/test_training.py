@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -154,3 +155,31 @@ def test_ot_refresh_reuses_each_coupled_minibatch_for_k_steps():
         seen.append(trainer.coupled)
     assert seen[0] is seen[1] is seen[2] and seen[3] is seen[4] is seen[5]
     assert not torch.equal(seen[0][1], seen[3][1])
+
+
+def test_live_settings_apply_between_steps_and_others_are_refused():
+    trainer = Trainer(TrainConfig(steps=50, batch_size=32, hidden=16, depth=1, device="cpu"))
+    trainer.run(3)
+    trainer.update_settings(lr=5e-4, batch_size=64, ema_decay=0.9, steps=10)
+    assert trainer.config.lr == 5e-4 and trainer.ema.decay == 0.9
+    trainer.run(100)
+    assert trainer.step_count == 10  # the new step budget holds
+    with pytest.raises(ConfigError, match="cannot change during a run"):
+        trainer.update_settings(hidden=32)
+    with pytest.raises(ConfigError, match="lr must be > 0"):
+        trainer.update_settings(lr=-1.0)
+    assert trainer.config.lr == 5e-4  # a refused change leaves the run as it was
+
+
+def test_set_dataset_swaps_the_target_and_keeps_the_model():
+    from fmstudio.core.data import PointSet
+
+    trainer = Trainer(TrainConfig(steps=50, batch_size=32, hidden=16, depth=1, device="cpu"))
+    trainer.run(2)
+    weights = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.set_dataset(PointSet(np.array([[5.0, 5.0], [5.0, 5.0]]), name="drawing"))
+    assert torch.allclose(trainer.pool, torch.tensor([5.0, 5.0]))
+    assert trainer.config.dataset == "drawing"
+    assert all(torch.equal(a, b) for a, b in zip(weights, trainer.model.parameters(), strict=True))
+    trainer.run(2)
+    assert trainer.step_count == 4

@@ -57,11 +57,11 @@ def write_tensors(path: str | os.PathLike, tensors: dict[str, Tensor]) -> None:
     atomic_write(path, lambda handle: handle.write(save(flat)))
 
 
-def read_json(path: str | os.PathLike) -> dict[str, Any]:
+def read_json(path: str | os.PathLike, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
     """A JSON object from a file of bounded size, or CheckpointError."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
+        if path.stat().st_size > max_bytes:
             raise CheckpointError(path, "file is too large to be a config")
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -10,6 +10,7 @@ either. What makes it at least as fast as the textbook loop of the same model:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fmstudio.core.config import TrainConfig
+from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.couplings import Coupling, make_coupling
 from fmstudio.core.data import Dataset2D, resolve_dataset
 from fmstudio.core.flow import FlowModel
@@ -27,6 +28,20 @@ from fmstudio.core.paths import ProbabilityPath, default_sigma_max, make_path
 
 POOL_SIZE = 1 << 18
 """Data points drawn up front per run: enough that a batch of 4096 rarely repeats a point."""
+
+LIVE_SETTINGS = (
+    "lr",
+    "schedule",
+    "warmup_steps",
+    "batch_size",
+    "steps",
+    "ema_decay",
+    "grad_clip",
+    "weight_decay",
+    "ot_refresh",
+    "jitter",
+)
+"""Settings a running Trainer can take between steps; the others shape the model or the path."""
 
 
 class DivergenceError(RuntimeError):
@@ -101,11 +116,7 @@ class Trainer:
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.dataset = dataset or resolve_dataset(config.dataset, jitter=config.jitter)
-        if pool is None:
-            rng = np.random.default_rng(config.seed)
-            drawn = np.ascontiguousarray(self.dataset.sample(POOL_SIZE, rng), dtype=np.float32)
-            pool = torch.from_numpy(drawn)
-        self.pool = pool.to(self.device)
+        self.pool = (pool if pool is not None else self._draw_pool(config.seed)).to(self.device)
         if config.path_name == "ve" and config.sigma_max is None:
             config.sigma_max = round(default_sigma_max(self.pool[:2000].cpu()), 4)
         self.path: ProbabilityPath = make_path(config.path_name, **config.path_params())
@@ -122,6 +133,40 @@ class Trainer:
         self.losses: list[float] = []
         self.elapsed = 0.0
         """Seconds spent in `run`, summed over resumes (for steps/s and metrics.jsonl)."""
+
+    def _draw_pool(self, seed: int) -> Tensor:
+        rng = np.random.default_rng(seed)
+        drawn = np.ascontiguousarray(self.dataset.sample(POOL_SIZE, rng), dtype=np.float32)
+        return torch.from_numpy(drawn)
+
+    def set_dataset(self, dataset: Dataset2D) -> None:
+        """Train on a new target from the next step on (the app's live drawing).
+
+        The model, optimizer and EMA carry on: the flow morphs toward the new target instead of
+        starting over. The pool is redrawn with a seed tied to the step, so runs stay
+        reproducible.
+        """
+        self.dataset = dataset
+        self.pool = self._draw_pool(self.config.seed + self.step_count + 1).to(self.device)
+        self.config.dataset = dataset.name
+        self.coupled = None
+
+    def update_settings(self, **changes: object) -> None:
+        """Change `LIVE_SETTINGS` between steps; anything else, or an invalid value, raises."""
+        fixed = sorted(set(changes) - set(LIVE_SETTINGS))
+        if fixed:
+            raise ConfigError(f"{fixed} cannot change during a run; start a new run instead")
+        candidate = dataclasses.replace(self.config, **changes).validate()
+        for key in changes:
+            setattr(self.config, key, getattr(candidate, key))
+        self.ema.decay = self.config.ema_decay
+        for group in self.optimizer.param_groups:
+            group["weight_decay"] = self.config.weight_decay
+        if "batch_size" in changes:
+            self.coupled = None
+        if "jitter" in changes and hasattr(self.dataset, "jitter"):
+            self.dataset.jitter = self.config.jitter
+            self.set_dataset(self.dataset)  # the pool holds jittered draws: draw it again
 
     def model_config(self) -> dict:
         return self.config.model_config(dim=int(self.pool.shape[1]))

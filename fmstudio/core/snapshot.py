@@ -1,0 +1,297 @@
+"""What the app draws, computed from a model: numpy copies that are safe to hand to another thread.
+
+The GUI never does the math. The worker thread calls these functions on the EMA model and ships
+the plain arrays; the views only pick a frame (`at(t)`) and draw. Every array here is a fresh
+numpy copy (`Tensor.numpy()` shares memory, and pyqtgraph keeps references to what it is given).
+
+Frames are precomputed on a grid of times, so moving the t-slider or pressing play needs no model
+call: `FieldFrames.at` and `Trajectories.at` interpolate linearly between neighbouring frames.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from scipy.signal import lfilter
+from torch import Tensor
+
+from fmstudio.core.flow import FlowModel
+from fmstudio.core.marginal import marginal_velocity
+from fmstudio.core.metrics import wasserstein2
+from fmstudio.core.paths import ProbabilityPath
+from fmstudio.core.solvers import ADAPTIVE
+
+Bounds = tuple[float, float, float, float]
+"""(xmin, xmax, ymin, ymax) of a plot, in data coordinates."""
+
+
+def plot_bounds(points: np.ndarray, margin: float = 0.15, noise_half: float = 3.0) -> Bounds:
+    """A square around the origin that holds the target (99.5% of it) and the N(0, I) noise.
+
+    Square and origin-centred, so noise and data share one frame and the picture does not jump
+    when the target changes a little.
+    """
+    finite = points[np.isfinite(points).all(axis=1)] if len(points) else points
+    reach = noise_half
+    if len(finite):
+        reach = max(reach, float(np.quantile(np.abs(finite), 0.995)))
+    half = reach * (1.0 + margin)
+    return (-half, half, -half, half)
+
+
+def _interp_frames(times: np.ndarray, frames: np.ndarray, t: float) -> np.ndarray:
+    """Linear interpolation between the two frames around t (clamped to the ends)."""
+    t = float(np.clip(t, times[0], times[-1]))
+    hi = int(np.searchsorted(times, t, side="left"))
+    if hi == 0:
+        return frames[0]
+    lo = hi - 1
+    w = (t - times[lo]) / max(times[hi] - times[lo], 1e-12)
+    return (1.0 - w) * frames[lo] + w * frames[hi]
+
+
+@dataclass(frozen=True)
+class FieldFrames:
+    """v(x, t) on a G×G grid at K times; `marginal` is the exact field of eq. 8 when asked for."""
+
+    times: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
+    velocity: np.ndarray
+    """(K, G, G, 2), indexed [k, iy, ix]."""
+    marginal: np.ndarray | None = None
+
+    def at(self, t: float) -> tuple[np.ndarray, np.ndarray | None]:
+        learned = _interp_frames(self.times, self.velocity, t)
+        exact = None if self.marginal is None else _interp_frames(self.times, self.marginal, t)
+        return learned, exact
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Particle positions (T, N, 2) at `times` from fixed prior noise; the last frame: samples."""
+
+    times: np.ndarray
+    points: np.ndarray
+    nfe: int
+
+    @property
+    def samples(self) -> np.ndarray:
+        return self.points[-1]
+
+    def at(self, t: float) -> np.ndarray:
+        return _interp_frames(self.times, self.points, t)
+
+
+@dataclass(frozen=True)
+class Density:
+    """Model density on a grid: `values[iy, ix]`, probability per unit area, over `bounds`."""
+
+    bounds: Bounds
+    values: np.ndarray
+    kind: str
+    """'histogram' (of model samples) or 'likelihood' (exact, eq. 39 of the paper's appendix C)."""
+
+
+def grid_points(bounds: Bounds, grid: int) -> tuple[np.ndarray, np.ndarray, Tensor]:
+    """Cell-centred grid coordinates and the (G·G, 2) points in [iy, ix] row-major order."""
+    xmin, xmax, ymin, ymax = bounds
+    xs = xmin + (np.arange(grid) + 0.5) * (xmax - xmin) / grid
+    ys = ymin + (np.arange(grid) + 0.5) * (ymax - ymin) / grid
+    gx, gy = np.meshgrid(xs, ys)
+    pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32))
+    return xs, ys, pts
+
+
+def frame_times(path: ProbabilityPath, count: int) -> np.ndarray:
+    """`count` evenly spaced times over the path's usable range [t_min, t_max]."""
+    return np.linspace(path.t_min, path.t_max, count)
+
+
+@torch.no_grad()
+def learned_field(flow: FlowModel, bounds: Bounds, times: np.ndarray, grid: int) -> FieldFrames:
+    """The network's v(x, t) on the grid at every time, in one batched call."""
+    xs, ys, pts = grid_points(bounds, grid)
+    k, m = len(times), len(pts)
+    x = pts.to(flow.device).repeat(k, 1)
+    t = torch.as_tensor(times, dtype=torch.float32, device=flow.device).repeat_interleave(m)
+    flow.model.eval()
+    v = flow.model(x, t).float().cpu().numpy().reshape(k, grid, grid, 2)
+    return FieldFrames(times=np.array(times), xs=xs, ys=ys, velocity=v.copy())
+
+
+@torch.no_grad()
+def exact_marginal_field(
+    path: ProbabilityPath, target: Tensor, bounds: Bounds, times: np.ndarray, grid: int
+) -> np.ndarray:
+    """u_t(x) of eq. 8 for the empirical target on the grid, shape (K, G, G, 2)."""
+    _, _, pts = grid_points(bounds, grid)
+    frames = [marginal_velocity(path, target.float().cpu(), pts, float(t)).numpy() for t in times]
+    return np.stack(frames).reshape(len(times), grid, grid, 2)
+
+
+def trajectories(
+    flow: FlowModel, x0: Tensor, times: Sequence[float], method: str = "midpoint", steps: int = 32
+) -> Trajectories:
+    """Integrate the fixed noise x0 along the flow (eq. 1) and keep the states at `times`."""
+    result = flow.sample(len(x0), x0=x0, method=method, steps=steps, t_eval=list(times))
+    traj = result.trajectory
+    assert traj is not None
+    return Trajectories(
+        times=np.asarray(times, dtype=np.float64),
+        points=traj.float().cpu().numpy().copy(),
+        nfe=result.nfe,
+    )
+
+
+def _box_blur(values: np.ndarray) -> np.ndarray:
+    """3×3 mean filter (edges padded): takes the salt-and-pepper out of a sample histogram."""
+    padded = np.pad(values, 1, mode="edge")
+    h, w = values.shape
+    return sum(padded[i : i + h, j : j + w] for i in range(3) for j in range(3)) / 9.0
+
+
+def histogram_density(samples: np.ndarray, bounds: Bounds, bins: int = 64) -> Density:
+    """Density estimate from model samples: a normalised, lightly smoothed 2-D histogram."""
+    xmin, xmax, ymin, ymax = bounds
+    finite = samples[np.isfinite(samples).all(axis=1)]
+    counts, _, _ = np.histogram2d(
+        finite[:, 1], finite[:, 0], bins=bins, range=[[ymin, ymax], [xmin, xmax]]
+    )
+    area = (xmax - xmin) * (ymax - ymin) / bins**2
+    values = _box_blur(counts) / max(len(samples), 1) / area
+    return Density(bounds=bounds, values=values.astype(np.float32), kind="histogram")
+
+
+def likelihood_density(flow: FlowModel, bounds: Bounds, bins: int = 48, steps: int = 16) -> Density:
+    """Exact model density exp(log p_1(x)) on the grid by the change of variables (eq. 39).
+
+    A fixed-step rk4 solve keeps the cost predictable (4·steps evaluations with an exact 2-D
+    divergence), so the view can refresh it while training.
+    """
+    _, _, pts = grid_points(bounds, bins)
+    result = flow.log_likelihood(pts.to(flow.device), method="rk4", steps=steps)
+    logp = result.logp.detach().float().cpu().numpy().reshape(bins, bins)
+    values = np.exp(np.clip(logp, -60.0, 30.0))
+    return Density(bounds=bounds, values=values.astype(np.float32), kind="likelihood")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One update for the views: progress and losses always; the heavy parts when computed.
+
+    `losses` holds the losses of steps [loss_start, loss_start + len(losses)); the views append
+    them to what they have. A snapshot that replaces one the GUI has not drawn yet is merged with
+    it (`merged_after`), so no loss is lost and no queue of stale pictures builds up.
+    """
+
+    step: int
+    total_steps: int
+    steps_per_s: float
+    lr: float
+    loss_start: int
+    losses: np.ndarray
+    trajectories: Trajectories | None = None
+    field: FieldFrames | None = None
+    density: Density | None = None
+
+    def merged_after(self, older: Snapshot) -> Snapshot:
+        """This snapshot, keeping `older`'s losses before it and its heavy parts if newer lacks."""
+        if older.loss_start + len(older.losses) >= self.loss_start:
+            keep = older.losses[: max(0, self.loss_start - older.loss_start)]
+            losses = np.concatenate([keep, self.losses])
+            start = min(older.loss_start, self.loss_start)
+        else:
+            losses, start = self.losses, self.loss_start
+        return replace(
+            self,
+            loss_start=start,
+            losses=losses,
+            trajectories=self.trajectories or older.trajectories,
+            field=self.field or older.field,
+            density=self.density or older.density,
+        )
+
+
+def smoothed(losses: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average of a loss curve with bias correction (TensorBoard-style).
+
+    One `lfilter` pass in C, so redrawing a 100k-step curve every frame stays cheap.
+    """
+    values = np.asarray(losses, dtype=np.float64)
+    if weight <= 0 or len(values) == 0:
+        return values
+    ema = lfilter([1.0 - weight], [1.0, -weight], values)
+    return ema / (1.0 - weight ** np.arange(1, len(values) + 1))
+
+
+@dataclass(frozen=True)
+class SampleRun:
+    """One sampling run as the app reports it: trajectories, the NFE and time the solve took,
+    and W2 to fresh target points (None when no target was given)."""
+
+    trajectories: Trajectories
+    nfe: int
+    seconds: float
+    w2: float | None
+    method: str
+
+
+def display_frames(path: ProbabilityPath, steps: int, max_frames: int = 64) -> np.ndarray:
+    """Frame times that are grid points of a uniform `steps`-step solve.
+
+    With k | steps frames, a fixed-step solve through them takes the same uniform steps as one
+    without, so the shown trajectory is the solver's own path and the samples and NFE are exact.
+    """
+    k = max(d for d in range(1, min(steps, max_frames) + 1) if steps % d == 0)
+    return np.linspace(path.t_min, path.t_max, k + 1)
+
+
+def sample_run(
+    flow: FlowModel,
+    x0: Tensor,
+    *,
+    method: str,
+    steps: int | None = None,
+    atol: float = 1e-5,
+    rtol: float = 1e-5,
+    target: Tensor | None = None,
+    w2_points: int = 2000,
+) -> SampleRun:
+    """Sample from the noise x0 and keep the trajectories for display.
+
+    Fixed-step solvers run once, through frames on their own grid. Adaptive solvers are timed
+    and counted on a plain solve (landing on display frames would change their step choice),
+    then run again through 33 frames for the picture.
+    """
+    start = time.perf_counter()
+    if method in ADAPTIVE:
+        result = flow.sample(len(x0), x0=x0, method=method, atol=atol, rtol=rtol)
+        seconds = time.perf_counter() - start
+        traj = trajectories_adaptive(flow, x0, method, atol, rtol)
+    else:
+        if steps is None or steps < 1:
+            raise ValueError(f"{method} needs a number of steps >= 1")
+        frames = display_frames(flow.path, steps)
+        result = flow.sample(len(x0), x0=x0, method=method, steps=steps, t_eval=list(frames))
+        seconds = time.perf_counter() - start
+        assert result.trajectory is not None
+        traj = Trajectories(frames, result.trajectory.float().cpu().numpy().copy(), result.nfe)
+    w2 = None
+    if target is not None:
+        k = min(w2_points, len(target), len(x0))
+        w2 = wasserstein2(result.x[:k].float().cpu(), target[:k].float().cpu())
+    return SampleRun(trajectories=traj, nfe=result.nfe, seconds=seconds, w2=w2, method=method)
+
+
+def trajectories_adaptive(
+    flow: FlowModel, x0: Tensor, method: str, atol: float, rtol: float, frames: int = 33
+) -> Trajectories:
+    times = frame_times(flow.path, frames)
+    result = flow.sample(len(x0), x0=x0, method=method, atol=atol, rtol=rtol, t_eval=list(times))
+    assert result.trajectory is not None
+    return Trajectories(times, result.trajectory.float().cpu().numpy().copy(), result.nfe)

@@ -1,0 +1,193 @@
+"""The pictures' data: frames, interpolation, densities, sampling runs and snapshot merging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fmstudio.core.flow import FlowModel
+from fmstudio.core.marginal import marginal_velocity
+from fmstudio.core.paths import make_path
+from fmstudio.core.snapshot import (
+    Snapshot,
+    Trajectories,
+    display_frames,
+    exact_marginal_field,
+    frame_times,
+    grid_points,
+    histogram_density,
+    learned_field,
+    likelihood_density,
+    plot_bounds,
+    sample_run,
+    smoothed,
+    trajectories,
+)
+
+
+class Shift(nn.Module):
+    """v(x, t) = c: a constant field, so every solver is exact and x(t) = x0 + c·t."""
+
+    def __init__(self, c=(1.0, -2.0)) -> None:
+        super().__init__()
+        self.c = nn.Parameter(torch.tensor(c))
+
+    def forward(self, x, t):
+        return self.c.expand_as(x) + 0 * t[:, None]
+
+
+class Contract(nn.Module):
+    """v(x, t) = -x: the flow x(t) = x0·e^{-t} shrinks N(0, I) to N(0, e^{-2} I)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t):
+        return -x + self.dummy
+
+
+def flow_of(module) -> FlowModel:
+    return FlowModel(module, make_path("ot"))
+
+
+def test_plot_bounds_hold_noise_and_target_and_are_square():
+    b = plot_bounds(np.array([[10.0, 0.0], [-1.0, 2.0]] * 100))
+    assert b[0] == -b[1] and b[2] == -b[3] and b[1] == b[3]
+    assert b[1] >= 10.0
+    assert plot_bounds(np.zeros((5, 2)))[1] >= 3.0  # the N(0, I) noise still fits
+
+
+def test_grid_points_are_row_major_cell_centres():
+    xs, ys, pts = grid_points((-1.0, 1.0, -2.0, 2.0), 4)
+    assert np.allclose(xs, [-0.75, -0.25, 0.25, 0.75]) and np.allclose(ys, [-1.5, -0.5, 0.5, 1.5])
+    assert pts.shape == (16, 2)
+    assert pts[1].tolist() == [xs[1], ys[0]]  # x varies fastest: [iy, ix] order
+
+
+def test_learned_field_evaluates_the_model_at_every_frame():
+    frames = learned_field(flow_of(Shift()), (-1, 1, -1, 1), np.array([0.0, 0.5, 1.0]), 5)
+    assert frames.velocity.shape == (3, 5, 5, 2)
+    assert np.allclose(frames.velocity[..., 0], 1.0) and np.allclose(frames.velocity[..., 1], -2.0)
+    learned, exact = frames.at(0.25)
+    assert exact is None and np.allclose(learned, frames.velocity[0])
+
+
+def test_field_frames_interpolate_linearly_between_times():
+    frames = learned_field(flow_of(Shift()), (-1, 1, -1, 1), np.array([0.0, 1.0]), 3)
+    velocity = np.stack([np.zeros((3, 3, 2)), np.ones((3, 3, 2))])
+    frames = type(frames)(frames.times, frames.xs, frames.ys, velocity, velocity * 2)
+    learned, exact = frames.at(0.25)
+    assert np.allclose(learned, 0.25) and np.allclose(exact, 0.5)
+    assert np.allclose(frames.at(-3.0)[0], 0.0) and np.allclose(frames.at(7.0)[0], 1.0)
+
+
+def test_exact_marginal_field_matches_core_marginal_velocity():
+    path = make_path("ot", sigma_min=0.05)
+    target = torch.tensor([[1.0, 1.0], [-1.0, 0.5], [0.0, -2.0]])
+    times = np.array([0.2, 0.7])
+    field = exact_marginal_field(path, target, (-2, 2, -2, 2), times, 4)
+    _, _, pts = grid_points((-2, 2, -2, 2), 4)
+    expected = marginal_velocity(path, target, pts, 0.7).numpy().reshape(4, 4, 2)
+    assert np.allclose(field[1], expected, atol=1e-6)
+
+
+def test_trajectories_follow_the_closed_form_flow():
+    x0 = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
+    times = frame_times(make_path("ot"), 5)
+    traj = trajectories(flow_of(Contract()), x0, times, method="rk4", steps=40)
+    expected = x0.numpy()[None] * np.exp(-times)[:, None, None]
+    assert traj.points.shape == (5, 50, 2)
+    assert np.allclose(traj.points, expected, atol=1e-5)
+    assert traj.nfe == 160
+    assert np.allclose(traj.samples, traj.points[-1])
+
+
+def test_trajectory_interpolation_is_linear_in_t():
+    points = np.stack([np.zeros((3, 2)), np.full((3, 2), 4.0)])
+    traj = Trajectories(times=np.array([0.0, 1.0]), points=points, nfe=1)
+    assert np.allclose(traj.at(0.25), 1.0)
+
+
+def test_histogram_density_integrates_to_one_and_finds_the_mass():
+    rng = np.random.default_rng(0)
+    samples = rng.normal([2.0, 2.0], 0.1, size=(5000, 2))
+    bounds = (-4.0, 4.0, -4.0, 4.0)
+    d = histogram_density(samples, bounds, bins=32)
+    cell = (8.0 / 32) ** 2
+    assert d.values.sum() * cell == pytest.approx(1.0, abs=1e-3)
+    iy, ix = np.unravel_index(np.argmax(d.values), d.values.shape)
+    assert ix > 16 and iy > 16  # rows go up in y, columns in x
+
+
+def test_likelihood_density_matches_the_pushforward_of_the_prior():
+    """v = -x maps N(0, I) to N(0, e^{-2} I) at t = 1: the grid density must be that Gaussian."""
+    bounds = (-1.5, 1.5, -1.5, 1.5)
+    d = likelihood_density(flow_of(Contract()), bounds, bins=16, steps=32)
+    _, _, pts = grid_points(bounds, 16)
+    var = np.exp(-2.0)
+    expected = np.exp(-(pts.numpy() ** 2).sum(1) / (2 * var)) / (2 * np.pi * var)
+    assert np.allclose(d.values.ravel(), expected, rtol=1e-3)
+    assert d.kind == "likelihood"
+
+
+def test_display_frames_lie_on_the_solver_grid():
+    path = make_path("ot")
+    assert len(display_frames(path, 4)) == 5
+    frames = display_frames(path, 100)
+    assert len(frames) == 51  # 50 divides 100; 64 frames would break the uniform grid
+    assert len(display_frames(path, 97)) == 2  # a prime: only the end points
+
+
+@pytest.mark.parametrize("method,steps", [("euler", 8), ("rk4", 6), ("dopri5", None)])
+def test_sample_run_reports_exact_samples_nfe_and_w2(method, steps):
+    x0 = torch.randn(200, 2, generator=torch.Generator().manual_seed(1))
+    flow = flow_of(Shift())
+    target = x0 + torch.tensor([1.0, -2.0])
+    run = sample_run(flow, x0, method=method, steps=steps, target=target)
+    assert np.allclose(run.trajectories.samples, target.numpy(), atol=1e-5)
+    assert run.w2 == pytest.approx(0.0, abs=1e-3)
+    if steps is not None:
+        assert run.nfe == steps * {"euler": 1, "rk4": 4}[method]
+    assert run.nfe > 0 and run.seconds >= 0
+
+
+def test_sample_run_needs_steps_for_fixed_step_solvers():
+    with pytest.raises(ValueError, match="steps"):
+        sample_run(flow_of(Shift()), torch.zeros(4, 2), method="rk4", steps=None)
+
+
+def _snap(start, losses, **parts):
+    return Snapshot(
+        step=start + len(losses),
+        total_steps=100,
+        steps_per_s=1.0,
+        lr=1e-3,
+        loss_start=start,
+        losses=np.asarray(losses, dtype=np.float64),
+        **parts,
+    )
+
+
+def test_merging_snapshots_keeps_every_loss_and_the_newest_pictures():
+    traj = Trajectories(np.array([0.0, 1.0]), np.zeros((2, 1, 2)), 1)
+    older = _snap(0, [1.0, 2.0, 3.0], trajectories=traj)
+    newer = _snap(3, [4.0, 5.0])
+    merged = newer.merged_after(older)
+    assert merged.loss_start == 0 and merged.losses.tolist() == [1, 2, 3, 4, 5]
+    assert merged.trajectories is traj and merged.step == 5
+
+
+def test_merging_after_a_restart_drops_the_old_run_losses():
+    merged = _snap(0, [9.0]).merged_after(_snap(0, [1.0, 2.0, 3.0]))
+    assert merged.loss_start == 0 and merged.losses.tolist() == [9.0]
+
+
+def test_smoothed_is_a_bias_corrected_ema():
+    assert np.allclose(smoothed(np.full(10, 3.0), 0.9), 3.0)
+    values = np.array([1.0, 3.0])
+    expected_second = (0.9 * 0.1 * 1.0 + 0.1 * 3.0) / (1 - 0.81)
+    assert smoothed(values, 0.9)[1] == pytest.approx(expected_second)
+    assert np.array_equal(smoothed(values, 0.0), values)
