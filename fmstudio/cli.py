@@ -1,5 +1,6 @@
 """`fmstudio` on the command line: the same engine as the app, headless.
 
+fmstudio                      (the desktop app; `fmstudio app --help` for a scripted start)
 fmstudio data checkerboard --n 5000 --out target.npy
 fmstudio train --dataset checkerboard --out runs/cb
 fmstudio sample runs/cb --n 2000 --solver rk4 --nfe 40 --out samples.npy
@@ -48,6 +49,36 @@ def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
 
 
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    """The TrainConfig flags, shared by `train` and the app's scripted start."""
+    d = TrainConfig()
+    p.add_argument("--dataset", default=d.dataset, help="preset name or a .npy/.csv/.png file")
+    p.add_argument("--jitter", type=float, default=d.jitter, help="noise added to a point file")
+    p.add_argument("--path", default=d.path, choices=ALL_PATHS, help="probability path or preset")
+    p.add_argument("--coupling", choices=COUPLINGS, help="x0-x1 pairing (default: independent)")
+    p.add_argument("--sigma-min", type=float, default=d.sigma_min, help="ot path: σ_min (eq. 20)")
+    p.add_argument("--sigma", type=float, help="icfm/sb paths: σ (default 0 for icfm, 1 for sb)")
+    p.add_argument("--sigma-max", type=float, help="ve path: σ_max (default: data diameter)")
+    p.add_argument("--steps", type=int, default=d.steps, help="training steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--hidden", type=int, default=d.hidden, help="MLP width")
+    p.add_argument("--depth", type=int, default=d.depth, help="MLP hidden layers")
+    p.add_argument("--activation", default=d.activation, help="silu, relu, gelu, tanh, softplus")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES, help="LR schedule")
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay)
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max grad norm; 0 = off")
+    p.add_argument(
+        "--ot-refresh",
+        type=int,
+        default=d.ot_refresh,
+        help="ot/sinkhorn couplings: steps each coupled minibatch is reused (1 = every step)",
+    )
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
+
+
 def _solver_kwargs(args: argparse.Namespace) -> dict:
     if args.solver in ADAPTIVE and (args.steps or args.nfe):
         raise CLIError(f"--steps/--nfe are for fixed-step solvers; '{args.solver}' is adaptive")
@@ -75,36 +106,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="output file (.npy or .csv)")
 
-    d = TrainConfig()
     p = sub.add_parser("train", help="train a flow matching model, write DIR/model.safetensors")
-    p.add_argument("--dataset", default=d.dataset, help="preset name or a .npy/.csv/.png file")
-    p.add_argument("--jitter", type=float, default=d.jitter, help="noise added to a point file")
-    p.add_argument("--path", default=d.path, choices=ALL_PATHS, help="probability path or preset")
-    p.add_argument("--coupling", choices=COUPLINGS, help="x0-x1 pairing (default: independent)")
-    p.add_argument("--sigma-min", type=float, default=d.sigma_min, help="ot path: σ_min (eq. 20)")
-    p.add_argument("--sigma", type=float, help="icfm/sb paths: σ (default 0 for icfm, 1 for sb)")
-    p.add_argument("--sigma-max", type=float, help="ve path: σ_max (default: data diameter)")
-    p.add_argument("--steps", type=int, default=d.steps, help="training steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--hidden", type=int, default=d.hidden, help="MLP width")
-    p.add_argument("--depth", type=int, default=d.depth, help="MLP hidden layers")
-    p.add_argument("--activation", default=d.activation, help="silu, relu, gelu, tanh, softplus")
-    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES, help="LR schedule")
-    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
-    p.add_argument("--ema-decay", type=float, default=d.ema_decay)
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max grad norm; 0 = off")
-    p.add_argument(
-        "--ot-refresh",
-        type=int,
-        default=d.ot_refresh,
-        help="ot/sinkhorn couplings: steps each coupled minibatch is reused (1 = every step)",
-    )
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    _add_config_args(p)
     p.add_argument("--out", type=Path, help="run directory (model, config, metrics)")
     p.add_argument("--resume", type=Path, help="continue the run in this directory")
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
+
+    p = sub.add_parser("app", help="open the desktop app (what `fmstudio` alone does)")
+    _add_config_args(p)
+    p.add_argument("--session", type=Path, help="open this session file (its settings win)")
+    p.add_argument("--train", action="store_true", help="start training at once")
+    p.add_argument("--sample", action="store_true", help="sample once training has finished")
+    p.add_argument("--time", type=float, help="put the t-slider here (0 = noise, 1 = data)")
+    p.add_argument("--marginal", action="store_true", help="overlay the exact marginal field")
+    p.add_argument("--screenshot", type=Path, help="save the window as PNG when done, then quit")
+    p.add_argument("--shots", type=Path, help="also save each view as DIR/<view>.png")
+    p.add_argument("--size", default="1500x950", help="window size WxH (default 1500x950)")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="scripted start: give up after this long"
+    )
 
     p = sub.add_parser("sample", help="sample a trained model to .npy, print the NFE used")
     p.add_argument("run", type=Path, help="run directory written by `fmstudio train`")
@@ -218,15 +238,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval}
+def cmd_app(args: argparse.Namespace) -> int:
+    from fmstudio.app.main import run_app  # Qt loads only for the app, never for headless use
+
+    return run_app(args, _config_from_args(args))
+
+
+COMMANDS = {
+    "data": cmd_data,
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "eval": cmd_eval,
+    "app": cmd_app,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv or ["app"])
     try:
         return COMMANDS[args.command](args)
     except (CLIError, ConfigError, DatasetError, io.CheckpointError, ValueError) as exc:

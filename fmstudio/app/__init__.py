@@ -1,0 +1,5 @@
+"""The desktop app: PySide6 widgets and pyqtgraph views over `fmstudio.core`.
+
+Widgets show state and send intent; the worker thread (`worker.py`) owns the model and computes
+every picture's data with core functions (`core.snapshot`). Nothing here does the math.
+"""

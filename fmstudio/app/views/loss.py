@@ -1,0 +1,155 @@
+"""The training loss: a faint raw curve, its smoothed trend, and a one-line progress readout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QDoubleSpinBox, QWidget
+
+from fmstudio.app import style
+from fmstudio.app.views.plot import PlotView, make_check, make_label
+from fmstudio.core.snapshot import smoothed
+
+STATUS_TAIL = 5000
+
+
+class LossBuffer:
+    """A growable float array (amortised doubling), so appending a chunk is O(chunk)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._data = np.empty(capacity, dtype=np.float64)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, start: int, values: np.ndarray) -> None:
+        """Write values for indices [start, start + len); an earlier start truncates first.
+
+        A gap (start beyond the end, e.g. a dropped snapshot) is filled with NaN so that step
+        numbers stay aligned with indices.
+        """
+        start = max(0, int(start))
+        values = np.asarray(values, dtype=np.float64).ravel()
+        end = start + len(values)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)), dtype=np.float64)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        if start > self._size:
+            self._data[self._size : start] = np.nan
+        self._data[start:end] = values
+        self._size = end
+
+    def clear(self) -> None:
+        self._size = 0
+
+    def view(self) -> np.ndarray:
+        """The filled part, without copying (callers must not keep or mutate it)."""
+        return self._data[: self._size]
+
+
+class LossView(PlotView):
+    """Loss vs step on a log scale; the smoothed curve is what to read, the raw one the noise."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("lossView", parent, aspect_locked=False)
+        self._buffer = LossBuffer()
+        self._progress: tuple[int, int, float] | None = None
+
+        self.log_box = make_check(
+            "lossLogScale", "log scale", "Show the loss on a logarithmic axis", True
+        )
+        self.smoothing = QDoubleSpinBox()
+        self.smoothing.setObjectName("lossSmoothing")
+        self.smoothing.setToolTip(
+            "Exponential moving-average weight for the bright curve (0 = raw, 0.999 = very smooth)"
+        )
+        self.smoothing.setRange(0.0, 0.999)
+        self.smoothing.setDecimals(3)
+        self.smoothing.setSingleStep(0.05)
+        self.smoothing.setValue(0.9)
+        self.smoothing.setPrefix("smoothing ")
+        self.status = make_label("lossStatus", "Training progress, speed and the smoothed loss")
+        self.status.setMinimumWidth(10)
+        self.controls.addWidget(self.log_box)
+        self.controls.addWidget(self.smoothing)
+        self.controls.addStretch(1)
+        self.controls.addWidget(self.status)
+
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "loss")
+        item.setLogMode(y=True)
+        self.raw_curve = self._make_curve(style.LOSS, z=0)
+        self.smooth_curve = self._make_curve(style.LOSS_SMOOTH, z=1)
+
+        self.log_box.toggled.connect(self._on_log_toggled)
+        self.smoothing.valueChanged.connect(self._on_smoothing_changed)
+        self._update_status()
+
+    def _make_curve(self, color: tuple[int, int, int, int], z: float) -> pg.PlotDataItem:
+        """Peak downsampling keeps spikes visible; clip-to-view skips off-screen steps."""
+        curve = self.plot.plot(pen=pg.mkPen(color, width=1), antialias=False)
+        curve.setDownsampling(auto=True, method="peak")
+        curve.setClipToView(True)
+        curve.setZValue(z)
+        return curve
+
+    def append(self, loss_start: int, losses: np.ndarray) -> None:
+        """Add the losses of steps [loss_start, loss_start + len); a restart (0) truncates."""
+        self._buffer.append(loss_start, losses)
+        self.request("curves")
+        self._update_status()
+
+    def set_progress(self, step: int, total: int, steps_per_s: float) -> None:
+        self._progress = (int(step), int(total), float(steps_per_s))
+        self._update_status()
+
+    def reset(self) -> None:
+        """Forget every loss (a new run)."""
+        self._buffer.clear()
+        self._progress = None
+        self.request("curves")
+        self._update_status()
+
+    def losses(self) -> np.ndarray:
+        """A copy of all losses so far (NaN where a step's loss never arrived)."""
+        return self._buffer.view().copy()
+
+    def _on_log_toggled(self, on: bool) -> None:
+        self.plot.getPlotItem().setLogMode(y=on)
+        self.request("curves")
+
+    def _on_smoothing_changed(self) -> None:
+        self.request("curves")
+        self._update_status()
+
+    def _draw_curves(self) -> None:
+        """Raw and smoothed curves over the finite steps (a gap is bridged, not smoothed over)."""
+        values = self._buffer.view()
+        finite = np.isfinite(values)
+        steps = np.flatnonzero(finite).astype(np.float64)
+        raw = values[finite]  # boolean indexing copies: pyqtgraph may keep these arrays
+        smooth = smoothed(raw, float(self.smoothing.value()))
+        for curve, y in ((self.raw_curve, raw), (self.smooth_curve, smooth)):
+            x = steps
+            if self.log_box.isChecked():
+                # log10 of zero or a negative is -inf/NaN: hand pyqtgraph positive values only.
+                positive = y > 0
+                x, y = x[positive], y[positive]
+            curve.setData(x=x, y=y)
+
+    def _update_status(self) -> None:
+        parts: list[str] = []
+        if self._progress is not None:
+            step, total, rate = self._progress
+            parts.append(f"step {step:,} / {total:,}")
+            parts.append(f"{rate:,.0f} steps/s")
+        # The EMA forgets geometrically, so the tail gives the curve's last value (to <1%)
+        # without smoothing the whole history on every chunk, even while the view is hidden.
+        tail = self._buffer.view()[-STATUS_TAIL:]
+        tail = tail[np.isfinite(tail)]
+        if len(tail):
+            parts.append(f"loss {smoothed(tail, float(self.smoothing.value()))[-1]:.3g}")
+        self.status.setText(" · ".join(parts) if parts else "no run yet")

@@ -1,0 +1,91 @@
+"""Particles flowing from noise (t = 0) to data (t = 1) along the learned ODE (eq. 1).
+
+All drawn paths are one `PlotCurveItem` whose boolean `connect` array breaks the line between
+particles; the particles at the current t are one scatter item. Only `max_curves` paths are drawn
+(a few hundred already read as a flow), but every particle is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QWidget
+
+from fmstudio.app import style
+from fmstudio.app.views.plot import (
+    PlotView,
+    clear_curve,
+    make_check,
+    make_curve,
+    make_scatter,
+    set_points,
+)
+from fmstudio.core.snapshot import Trajectories
+
+
+def curve_arrays(points: np.ndarray, max_curves: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y and `connect` for up to `max_curves` paths of `points` (T, N, 2), one after another.
+
+    Paths are taken evenly across the N particles; `connect[i]` is False at each path's last
+    point, so exactly one False per drawn path.
+    """
+    steps, count = points.shape[0], points.shape[1]
+    n = min(count, max(int(max_curves), 0))
+    if n == 0 or steps == 0:
+        empty = np.empty(0)
+        return empty, empty.copy(), np.empty(0, dtype=bool)
+    chosen = np.unique(np.linspace(0, count - 1, n).round().astype(np.int64))
+    paths = np.transpose(points[:, chosen], (1, 0, 2)).reshape(-1, 2)
+    connect = np.ones(len(paths), dtype=bool)
+    connect[steps - 1 :: steps] = False
+    return paths[:, 0].copy(), paths[:, 1].copy(), connect
+
+
+class TrajectoryView(PlotView):
+    """Faint paths, faint noise starting points, and bright particles at the slider's t."""
+
+    def __init__(self, parent: QWidget | None = None, max_curves: int = 300) -> None:
+        super().__init__(
+            "trajectoryView", parent, with_target=True, target_color=(120, 170, 255, 45)
+        )
+        self.max_curves = int(max_curves)
+        self._traj: Trajectories | None = None
+        self._t = 1.0
+        self.curve_item = make_curve(style.TRAJECTORY, z=0)
+        self.start_item = make_scatter(style.NOISE, size=2.0, z=1)
+        self.particle_item = make_scatter(style.SAMPLES, size=3.0, z=2)
+        for item in (self.curve_item, self.start_item, self.particle_item):
+            self.plot.addItem(item)
+
+        self.show_curves = make_check(
+            "trajectoryShowCurves",
+            "paths",
+            f"Show the ODE paths of up to {self.max_curves} particles",
+            True,
+        )
+        self.controls.addWidget(self.show_curves)
+        self.controls.addStretch(1)
+        self.show_curves.toggled.connect(self.curve_item.setVisible)
+
+    def set_trajectories(self, traj: Trajectories | None) -> None:
+        """New particle paths (None clears); redraws paths, starts and particles."""
+        self._traj = traj
+        self.request("paths", "particles")
+
+    def set_time(self, t: float) -> None:
+        """Move the particles to t (interpolated by `Trajectories.at`; no model call)."""
+        self._t = float(t)
+        self.request("particles")
+
+    def _draw_paths(self) -> None:
+        traj = self._traj
+        if traj is None:
+            clear_curve(self.curve_item)
+            set_points(self.start_item, None)
+            return
+        x, y, connect = curve_arrays(np.asarray(traj.points), self.max_curves)
+        self.curve_item.setData(x=x, y=y, connect=connect)
+        set_points(self.start_item, np.asarray(traj.points[0]))
+
+    def _draw_particles(self) -> None:
+        traj = self._traj
+        set_points(self.particle_item, None if traj is None else traj.at(self._t))

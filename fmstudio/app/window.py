@@ -1,0 +1,598 @@
+"""The main window: panels on the left, the samples canvas in the middle, views in docks.
+
+It holds the app's state in plain objects (the session's `DataSource`, the `Drawing`, the last
+sampling run) and wires widgets to the `Controller`: widgets send intent, the worker does the
+work, snapshots come back and the views draw them. No math happens here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QScrollArea,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fmstudio.app.controller import Controller
+from fmstudio.app.files import FileActions
+from fmstudio.app.panels import DataPanel, SamplingPanel, SettingsPanel
+from fmstudio.app.panels.settings import LOCKED_WHILE_TRAINING
+from fmstudio.app.prefs import Prefs
+from fmstudio.app.views import (
+    DensityView,
+    FieldView,
+    LossView,
+    SamplesView,
+    TimeBar,
+    TrajectoryView,
+)
+from fmstudio.app.worker import RunInfo
+from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.data import DatasetError, ImageDensity
+from fmstudio.core.data.drawing import Drawing
+from fmstudio.core.session import DataSource
+from fmstudio.core.snapshot import SampleRun
+from fmstudio.core.training import LIVE_SETTINGS
+
+DOCKED_VIEWS = ("loss", "field", "trajectories", "density")
+VIEW_TITLES = {
+    "samples": "Samples vs target",
+    "loss": "Loss",
+    "field": "Vector field",
+    "trajectories": "Trajectories",
+    "density": "Model density",
+}
+
+
+class MainWindow(QMainWindow):
+    """fmstudio's window. `settings` lets tests keep their preferences away from the user's."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("fmstudio — Flow Matching studio")
+        self.prefs = Prefs(settings)
+        self.controller = Controller(self)
+        self.drawing = Drawing()
+        self.source = DataSource()
+        self.image_path: str | None = None
+        self.state = "idle"
+        self.step = 0
+        self.run_info: RunInfo | None = None
+        self.last_sample: SampleRun | None = None
+        self.last_error: str | None = None
+        self._showing_sample = False
+        self._closed = False
+
+        self._build_views()
+        self._build_panels()
+        self.files = FileActions(self)
+        self._build_actions()
+        self._build_status()
+        self._connect()
+        self._restore_layout()
+        self._update_views_wanted()
+        self.new_run()
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        self.samples_view = SamplesView()
+        self.loss_view = LossView()
+        self.field_view = FieldView()
+        self.trajectory_view = TrajectoryView()
+        self.density_view = DensityView()
+        self.views: dict[str, QWidget] = {
+            "samples": self.samples_view,
+            "loss": self.loss_view,
+            "field": self.field_view,
+            "trajectories": self.trajectory_view,
+            "density": self.density_view,
+        }
+        self.banner = QLabel()
+        self.banner.setObjectName("errorBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background:#5c1f24;color:#ffd9d9;padding:6px;border-radius:4px")
+        self.banner_close = QToolButton()
+        self.banner_close.setObjectName("errorClose")
+        self.banner_close.setText("✕")
+        self.banner_close.setToolTip("Dismiss this message")
+        self.banner_row = QWidget()
+        row = QHBoxLayout(self.banner_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.banner, 1)
+        row.addWidget(self.banner_close)
+        self.banner_row.hide()
+
+        self.time_bar = TimeBar()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.banner_row)
+        layout.addWidget(self.samples_view, 1)
+        layout.addWidget(self.time_bar)
+        self.setCentralWidget(central)
+
+        self.docks: dict[str, QDockWidget] = {}
+        right, bottom = (
+            Qt.DockWidgetArea.RightDockWidgetArea,
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        # The side columns run the full height; the loss sits under the canvas only.
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        areas = {"field": right, "trajectories": right, "density": right, "loss": bottom}
+        for name in DOCKED_VIEWS:
+            dock = QDockWidget(VIEW_TITLES[name], self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(self.views[name])
+            self.addDockWidget(areas[name], dock)
+            self.docks[name] = dock
+
+    def _build_panels(self) -> None:
+        self.data_panel = DataPanel()
+        self.settings_panel = SettingsPanel()
+        self.sampling_panel = SamplingPanel()
+        self.settings_panel.set_config(TrainConfig())
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("controlTabs")
+        for panel, title in (
+            (self.data_panel, "Data"),
+            (self.settings_panel, "Training"),
+            (self.sampling_panel, "Sampling"),
+        ):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(panel)
+            self.tabs.addTab(scroll, title)
+        dock = QDockWidget("Controls", self)
+        dock.setObjectName("dock_controls")
+        dock.setWidget(self.tabs)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.docks["controls"] = dock
+
+    def _action(self, name: str, text: str, slot, shortcut: str | None = None, tip: str = ""):
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{tip or text} ({shortcut})" if shortcut else tip or text)
+        action.setStatusTip(tip or text)
+        if slot is not None:
+            action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        f = self.files
+        self.action_train = self._action(
+            "actionTrain", "Train", self.toggle_training, "Space", "Start or pause training"
+        )
+        self.action_reset = self._action(
+            "actionReset", "Reset", self.new_run, "Ctrl+R", "Start over with a fresh model"
+        )
+        self.action_sample = self._action(
+            "actionSample", "Sample", self.sample, "Ctrl+Return", "Sample the current model"
+        )
+        self.action_undo = self._action(
+            "actionUndoDrawing", "Undo stroke", self.undo_drawing, "Ctrl+Z", "Undo the last stroke"
+        )
+        self.action_marginal = self._action(
+            "actionMarginal",
+            "Exact marginal field",
+            None,
+            tip="Overlay the exact marginal field of the target (eq. 8) on the learned one",
+        )
+        self.action_marginal.setCheckable(True)
+        self.action_marginal.setChecked(self.prefs.flag("marginal"))
+        self.action_likelihood = self._action(
+            "actionLikelihood",
+            "Density by exact likelihood",
+            None,
+            tip="Model density by the change of variables (slower) instead of a histogram",
+        )
+        self.action_likelihood.setCheckable(True)
+        self.action_likelihood.setChecked(self.prefs.flag("likelihood"))
+
+        menu = self.menuBar().addMenu("&File")
+        menu.setObjectName("menuFile")
+        menu.addAction(self._action("actionNewSession", "New session", f.new_session, "Ctrl+N"))
+        menu.addAction(
+            self._action("actionOpenSession", "Open session…", f.open_session_dialog, "Ctrl+O")
+        )
+        self.recent_menu = menu.addMenu("Open recent")
+        self.recent_menu.setObjectName("menuRecent")
+        menu.addAction(
+            self._action("actionSaveSession", "Save session", f.save_session_dialog, "Ctrl+S")
+        )
+        menu.addAction(
+            self._action(
+                "actionSaveSessionAs", "Save session as…", f.save_session_as_dialog, "Ctrl+Shift+S"
+            )
+        )
+        menu.addSeparator()
+        menu.addAction(self._action("actionOpenModel", "Open model…", f.open_model_dialog))
+        export = menu.addMenu("Export")
+        export.setObjectName("menuExport")
+        export.addAction(
+            self._action("actionExportModel", "Model…", f.export_model_dialog, "Ctrl+E")
+        )
+        export.addAction(
+            self._action("actionExportSamples", "Samples (NPY/CSV)…", f.export_samples_dialog)
+        )
+        for name in self.views:
+            export.addAction(
+                self._action(
+                    f"actionExportView_{name}",
+                    f"{VIEW_TITLES[name]} plot (PNG/SVG)…",
+                    lambda _=False, n=name: f.export_view_dialog(n),
+                )
+            )
+        export.addAction(
+            self._action(
+                "actionExportAnimation",
+                "Trajectory animation (GIF)…",
+                f.export_animation_dialog,
+                "Ctrl+Shift+E",
+            )
+        )
+        export.addAction(
+            self._action("actionScreenshot", "Window screenshot (PNG)…", f.screenshot_dialog)
+        )
+        menu.addSeparator()
+        menu.addAction(self._action("actionQuit", "Quit", self.close, "Ctrl+Q"))
+
+        menu = self.menuBar().addMenu("&Train")
+        for action in (self.action_train, self.action_reset, self.action_sample, self.action_undo):
+            menu.addAction(action)
+
+        menu = self.menuBar().addMenu("&View")
+        menu.setObjectName("menuView")
+        for name in (*DOCKED_VIEWS, "controls"):
+            toggle = self.docks[name].toggleViewAction()
+            toggle.setObjectName(f"toggle_{name}")
+            menu.addAction(toggle)
+        menu.addSeparator()
+        menu.addAction(self.action_marginal)
+        menu.addAction(self.action_likelihood)
+
+        bar = self.addToolBar("Training")
+        bar.setObjectName("transportBar")
+        bar.addAction(self.action_train)
+        bar.addAction(self.action_reset)
+        bar.addAction(self.action_sample)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("progress")
+        self.progress.setMaximumWidth(260)
+        self.progress.setFormat("%v / %m steps")
+        bar.addWidget(self.progress)
+        self.files.refresh_recent_menu()
+
+    def _build_status(self) -> None:
+        self.status_state = QLabel()
+        self.status_state.setObjectName("statusState")
+        self.status_device = QLabel()
+        self.status_device.setObjectName("statusDevice")
+        self.statusBar().addPermanentWidget(self.status_state)
+        self.statusBar().addPermanentWidget(self.status_device)
+
+    def _connect(self) -> None:
+        """Worker signals go to this window's methods only: a lambda would run in the worker's
+        thread, a QObject's method is queued to the GUI thread."""
+        c = self.controller
+        c.runStarted.connect(self._on_run_started)
+        c.targetChanged.connect(self._on_target_changed)
+        c.snapshotReady.connect(self._on_snapshot)
+        c.stateChanged.connect(self._on_state)
+        c.failed.connect(self.show_error)
+        c.sampled.connect(self._on_sampled)
+        c.saved.connect(self._on_saved)
+        self.banner_close.clicked.connect(self.clear_error)
+
+        d = self.data_panel
+        d.sourceChanged.connect(self.set_source_kind)
+        d.presetChosen.connect(self.choose_preset)
+        d.toolChanged.connect(self.samples_view.set_tool)
+        d.brushSizeChanged.connect(self.samples_view.set_brush_radius)
+        d.undoRequested.connect(self.undo_drawing)
+        d.clearRequested.connect(self.clear_drawing)
+        d.jitterChanged.connect(lambda value: self.change_setting("jitter", value))
+        d.importRequested.connect(self.files.import_points_dialog)
+        d.exportRequested.connect(self.files.export_points_dialog)
+        d.imageRequested.connect(self.files.load_image_dialog)
+        self.samples_view.set_brush_radius(d.brush_size())
+
+        self.samples_view.strokeStarted.connect(self.drawing.begin_stroke)
+        self.samples_view.strokeAt.connect(self._stroke_at)
+        self.samples_view.strokeFinished.connect(self._stroke_finished)
+
+        self.settings_panel.changed.connect(self.change_setting)
+        self.sampling_panel.sampleRequested.connect(self.sample)
+        self.time_bar.timeChanged.connect(self._set_time)
+        # One switch, two places: the View menu and the field view's "exact" box.
+        self.field_view.show_marginal.setChecked(self.action_marginal.isChecked())
+        self.field_view.show_marginal.toggled.connect(self.action_marginal.setChecked)
+        self.action_marginal.toggled.connect(self.field_view.show_marginal.setChecked)
+        self.action_marginal.toggled.connect(self._update_views_wanted)
+        self.action_likelihood.toggled.connect(self._update_views_wanted)
+        for dock in self.docks.values():
+            dock.visibilityChanged.connect(lambda _visible: self._update_views_wanted())
+
+    def _restore_layout(self) -> None:
+        geometry, state = self.prefs.layout()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        if state is None or not self.restoreState(state):
+            self.default_layout()
+
+    def default_layout(self) -> None:
+        """Sizes of the first start (later starts restore the user's own layout)."""
+        self.resizeDocks([self.docks["controls"]], [340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["field"]], [470], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["loss"]], [220], Qt.Orientation.Vertical)
+
+    # ---- runs and training ------------------------------------------------------------------
+
+    def current_config(self) -> TrainConfig:
+        """The settings panel's config with the data fields filled from the chosen source."""
+        config = self.settings_panel.config()
+        config.dataset = self.source.label
+        config.jitter = self.data_panel.jitter() if self.source.kind == "drawing" else 0.0
+        return config
+
+    def current_dataset(self):
+        if self.source.kind == "image":
+            if self.image_path is None:
+                raise DatasetError("no image loaded: use 'Load image…' first")
+            return ImageDensity.from_file(self.image_path)
+        return self.source.dataset(self.drawing.points, jitter=self.data_panel.jitter())
+
+    def new_run(self) -> None:
+        """A fresh model on the current settings and target (Reset); shows it untrained at once."""
+        try:
+            config, dataset = self.current_config(), self.current_dataset()
+        except (ConfigError, DatasetError) as exc:
+            self.show_error(str(exc))
+            return
+        self.clear_error()
+        self.loss_view.reset()
+        self._showing_sample = False
+        self.step = 0
+        self.controller.new_run(config, dataset)
+
+    def toggle_training(self) -> None:
+        if self.state == "training":
+            self.controller.pause()
+        elif self.state == "finished":
+            self.show_error("This run has finished: raise Steps to go on, or Reset to start over.")
+        else:
+            self._showing_sample = False
+            self.controller.start()
+
+    def change_setting(self, name: str, value: object) -> None:
+        """A settings edit: live ones go to the running trainer; the rest start a fresh model."""
+        if name in LIVE_SETTINGS:
+            self.controller.update_settings({name: value})
+        elif name in LOCKED_WHILE_TRAINING and self.step == 0 and self.state != "training":
+            self.new_run()
+
+    def sample(self) -> None:
+        self.sampling_panel.show_busy(True)
+        self.controller.sample(self.sampling_panel.request())
+
+    # ---- data ---------------------------------------------------------------------------------
+
+    def choose_preset(self, name: str) -> None:
+        self.source = DataSource("preset", name)
+        self._apply_target()
+
+    def set_source_kind(self, kind: str) -> None:
+        if kind == "preset":
+            self.source = DataSource("preset", self.data_panel.preset_name())
+        elif kind == "image":
+            if self.image_path is None:
+                self.files.load_image_dialog()
+                return
+            self.source = DataSource("image", Path(self.image_path).stem, self.image_path)
+        else:
+            self.source = DataSource("drawing", "drawing")
+            self.samples_view.set_target(self.drawing.points)
+            if len(self.drawing) < 2:
+                self.statusBar().showMessage(
+                    "Pick the brush and draw on the plot: the points become the target.", 8000
+                )
+                return
+        self._apply_target()
+
+    def use_image(self, path: str) -> None:
+        """Make the image at `path` the target (a density from its dark pixels)."""
+        try:
+            ImageDensity.from_file(path)
+        except DatasetError as exc:
+            self.show_error(str(exc))
+            return
+        self.image_path = path
+        self.data_panel.set_image_name(Path(path).name)
+        self.source = DataSource("image", Path(path).stem, path)
+        self.data_panel.set_source(self.source)
+        self._apply_target()
+
+    def use_points(self, points: np.ndarray) -> None:
+        """Replace the drawing with these points (an import) and train on them."""
+        try:
+            self.drawing.replace(points)
+        except DatasetError as exc:
+            self.show_error(str(exc))
+            return
+        self.source = DataSource("drawing", "drawing")
+        self.data_panel.set_source(self.source)
+        self._drawing_changed()
+
+    def _apply_target(self) -> None:
+        """Train on the chosen target: a fresh model if nothing was trained yet, else live."""
+        if self.step == 0 and self.state != "training":
+            self.new_run()
+            return
+        try:
+            dataset = self.current_dataset()
+        except DatasetError as exc:
+            self.show_error(str(exc))
+            return
+        self.clear_error()
+        self.controller.set_dataset(dataset)
+
+    def _stroke_at(self, x: float, y: float) -> None:
+        radius = self.data_panel.brush_size()
+        if self.samples_view.tool() == "eraser":
+            self.drawing.erase((x, y), radius)
+        else:
+            self.drawing.spray((x, y), radius, self.data_panel.brush_density())
+        self.samples_view.set_target(self.drawing.points)
+        self.data_panel.set_point_count(len(self.drawing), self.drawing.can_undo)
+
+    def _stroke_finished(self) -> None:
+        self.drawing.end_stroke()
+        self._drawing_changed()
+
+    def undo_drawing(self) -> None:
+        if self.drawing.undo():
+            self._drawing_changed()
+
+    def clear_drawing(self) -> None:
+        self.drawing.clear()
+        self._drawing_changed()
+
+    def _drawing_changed(self) -> None:
+        self.data_panel.set_point_count(len(self.drawing), self.drawing.can_undo)
+        if self.source.kind != "drawing":
+            return
+        self.samples_view.set_target(self.drawing.points)
+        if len(self.drawing) >= 2:
+            self._apply_target()
+
+    # ---- worker signals -----------------------------------------------------------------------
+
+    def _on_run_started(self, info: RunInfo) -> None:
+        self.run_info = info
+        self.settings_panel.set_config(info.config)
+        self.loss_view.reset()
+        self.time_bar.set_range(*info.t_range)
+        self.status_device.setText(f"device: {info.device}")
+        self.progress.setMaximum(info.config.steps)
+        self._on_target_changed(info)
+
+    def _on_target_changed(self, info: RunInfo) -> None:
+        self.run_info = info
+        shown = self.drawing.points if self.source.kind == "drawing" else info.target
+        self.samples_view.set_target(shown)
+        for view in (self.field_view, self.trajectory_view):
+            view.set_target(info.target)
+        for view in (self.samples_view, self.field_view, self.trajectory_view, self.density_view):
+            view.set_bounds(info.bounds)
+
+    def _on_snapshot(self) -> None:
+        item = self.controller.mailbox.take()
+        if item is None:
+            return
+        self.step = item.step
+        self.loss_view.append(item.loss_start, item.losses)
+        self.loss_view.set_progress(item.step, item.total_steps, item.steps_per_s)
+        self.progress.setMaximum(item.total_steps)
+        self.progress.setValue(item.step)
+        self.settings_panel.set_training(self.state == "training" or item.step > 0)
+        if item.trajectories is not None and not self._showing_sample:
+            self.samples_view.set_samples(item.trajectories.samples)
+            self.trajectory_view.set_trajectories(item.trajectories)
+        if item.field is not None:
+            self.field_view.set_frames(item.field)
+        if item.density is not None:
+            self.density_view.set_density(item.density)
+        t = self.time_bar.time()
+        self.field_view.set_time(t)
+        self.trajectory_view.set_time(t)
+
+    def _on_state(self, state: str) -> None:
+        self.state = state
+        self.action_train.setText("Pause" if state == "training" else "Train")
+        self.settings_panel.set_training(state == "training" or self.step > 0)
+        labels = {
+            "idle": "ready",
+            "training": "training…",
+            "paused": "paused",
+            "finished": "finished",
+        }
+        self.status_state.setText(labels.get(state, state))
+
+    def _on_sampled(self, run: SampleRun) -> None:
+        self.last_sample = run
+        self._showing_sample = True
+        self.sampling_panel.show_busy(False)
+        self.sampling_panel.show_result(run.nfe, run.w2, run.seconds)
+        self.samples_view.set_samples(run.trajectories.samples)
+        self.trajectory_view.set_trajectories(run.trajectories)
+        self.trajectory_view.set_time(self.time_bar.time())
+
+    def _on_saved(self, path: str) -> None:
+        self.statusBar().showMessage(f"Saved model to {path}", 5000)
+
+    def _set_time(self, t: float) -> None:
+        self.field_view.set_time(t)
+        self.trajectory_view.set_time(t)
+
+    def _update_views_wanted(self) -> None:
+        """Tell the worker which expensive pictures the visible views need (hidden: none)."""
+        visible = {name for name, dock in self.docks.items() if dock.isVisible()}
+        parts = set()
+        if "trajectories" in visible or self.samples_view.isVisible() or not self.isVisible():
+            parts.add("trajectories")
+        if "field" in visible or not self.isVisible():
+            parts.add("field")
+            if self.action_marginal.isChecked():
+                parts.add("marginal")
+        if "density" in visible or not self.isVisible():
+            parts.add("likelihood" if self.action_likelihood.isChecked() else "density")
+        self.prefs.set_flag("marginal", self.action_marginal.isChecked())
+        self.prefs.set_flag("likelihood", self.action_likelihood.isChecked())
+        self.controller.set_views(frozenset(parts))
+
+    # ---- errors and shutdown --------------------------------------------------------------
+
+    def show_error(self, message: str) -> None:
+        """Worker and file errors: a banner the user can dismiss; the app carries on."""
+        self.last_error = message
+        self.banner.setText(message)
+        self.banner_row.show()
+        self.sampling_panel.show_busy(False)
+        self.statusBar().showMessage(message, 10000)
+
+    def clear_error(self) -> None:
+        self.banner_row.hide()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the worker and remember the layout; safe to call twice (close + aboutToQuit)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.time_bar.stop()
+        self.prefs.save_layout(self.saveGeometry(), self.saveState())
+        self.prefs.sync()
+        self.controller.shutdown()
