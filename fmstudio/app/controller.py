@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
-from fmstudio.app.threads import start_thread, stop_thread
+from fmstudio.app.threads import WorkerGuards, start_thread, stop_thread
 from fmstudio.app.worker import Mailbox, TrainingWorker
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import Dataset2D
@@ -33,6 +33,7 @@ class Controller(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        WorkerGuards.acquire()
         self.mailbox = Mailbox()
         self.worker = TrainingWorker(self.mailbox)
         w = self.worker
@@ -101,4 +102,5 @@ class Controller(QObject):
         finished = stop_thread(self.thread, timeout_ms)
         if finished:
             self.thread = None
+            WorkerGuards.release()
         return finished

@@ -227,8 +227,8 @@ class FileActions:
         samples = None
         if w.last_sample is not None:
             samples = w.last_sample.trajectories.samples
-        elif w.samples_view.samples() is not None:
-            samples = w.samples_view.samples()
+        elif w.samples_view.samples is not None:
+            samples = w.samples_view.samples
         if samples is None or len(samples) == 0:
             w.show_error("No samples yet: train or press Sample first.")
             return
@@ -251,7 +251,7 @@ class FileActions:
     def export_animation(self, path: str | Path, frames: int = GIF_FRAMES) -> None:
         """The particles flowing from noise (t = 0) to data (t = 1), one GIF frame per time."""
         w = self.window
-        if w.trajectory_view.trajectories() is None:
+        if w.trajectory_view.trajectories is None:
             w.show_error("No trajectories yet: train or sample first.")
             return
         t_min, t_max = w.run_info.t_range if w.run_info else (0.0, 1.0)

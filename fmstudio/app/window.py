@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.last_sample: SampleRun | None = None
         self.last_error: str | None = None
         self._showing_sample = False
+        self._locked = False
         self._closed = False
 
         self._build_views()
@@ -271,9 +272,9 @@ class MainWindow(QMainWindow):
 
         bar = self.addToolBar("Training")
         bar.setObjectName("transportBar")
-        bar.addAction(self.action_train)
-        bar.addAction(self.action_reset)
-        bar.addAction(self.action_sample)
+        for action in (self.action_train, self.action_reset, self.action_sample):
+            bar.addAction(action)
+            bar.widgetForAction(action).setObjectName(f"button_{action.objectName()}")
         self.progress = QProgressBar()
         self.progress.setObjectName("progress")
         self.progress.setMaximumWidth(260)
@@ -458,7 +459,7 @@ class MainWindow(QMainWindow):
 
     def _stroke_at(self, x: float, y: float) -> None:
         radius = self.data_panel.brush_size()
-        if self.samples_view.tool() == "eraser":
+        if self.samples_view.tool == "eraser":
             self.drawing.erase((x, y), radius)
         else:
             self.drawing.spray((x, y), radius, self.data_panel.brush_density())
@@ -512,9 +513,15 @@ class MainWindow(QMainWindow):
         self.step = item.step
         self.loss_view.append(item.loss_start, item.losses)
         self.loss_view.set_progress(item.step, item.total_steps, item.steps_per_s)
-        self.progress.setMaximum(item.total_steps)
-        self.progress.setValue(item.step)
-        self.settings_panel.set_training(self.state == "training" or item.step > 0)
+        if self.progress.maximum() != item.total_steps:
+            self.progress.setMaximum(item.total_steps)
+        # Repaint the bar per 0.5% of the run (or at its end), not on every snapshot.
+        if (item.step - self.progress.value()) * 200 >= item.total_steps or item.step in (
+            0,
+            item.total_steps,
+        ):
+            self.progress.setValue(item.step)
+        self._lock_settings()
         if item.trajectories is not None and not self._showing_sample:
             self.samples_view.set_samples(item.trajectories.samples)
             self.trajectory_view.set_trajectories(item.trajectories)
@@ -522,14 +529,11 @@ class MainWindow(QMainWindow):
             self.field_view.set_frames(item.field)
         if item.density is not None:
             self.density_view.set_density(item.density)
-        t = self.time_bar.time()
-        self.field_view.set_time(t)
-        self.trajectory_view.set_time(t)
 
     def _on_state(self, state: str) -> None:
         self.state = state
         self.action_train.setText("Pause" if state == "training" else "Train")
-        self.settings_panel.set_training(state == "training" or self.step > 0)
+        self._lock_settings()
         labels = {
             "idle": "ready",
             "training": "training…",
@@ -537,6 +541,14 @@ class MainWindow(QMainWindow):
             "finished": "finished",
         }
         self.status_state.setText(labels.get(state, state))
+
+    def _lock_settings(self) -> None:
+        """Lock what cannot change mid-run once a run has steps (only on a change: re-enabling
+        widgets on every snapshot would restyle the panel 25 times a second)."""
+        locked = self.state == "training" or self.step > 0
+        if locked != self._locked:
+            self._locked = locked
+            self.settings_panel.set_training(locked)
 
     def _on_sampled(self, run: SampleRun) -> None:
         self.last_sample = run

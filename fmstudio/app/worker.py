@@ -32,17 +32,20 @@ TARGET_POINTS = 5000
 """Target points the views show (and W2 is measured against)."""
 MARGINAL_POINTS = 1500
 """Target points behind the exact marginal field: enough for its shape, cheap to evaluate."""
-PARTICLES = 600
-FIELD_GRID = 24
-FIELD_FRAMES = 21
-TRAJECTORY_FRAMES = 21
-"""Frames of the live trajectories; the midpoint solve takes one step per frame (40 NFE)."""
-DENSITY_SAMPLES = 3000
-CHUNK_SECONDS = 0.03
+PARTICLES = 400
+FIELD_GRID = 20
+FIELD_FRAMES = 11
+"""Field frames over t; the views interpolate between them, so the slider and play stay smooth."""
+TRAJECTORY_FRAMES = 13
+"""Frames of the live trajectories; the midpoint solve takes one step per frame (24 NFE)."""
+DENSITY_SAMPLES = 1500
+CHUNK_SECONDS = 0.02
 """Aim for chunks this long: short enough that commands wait little, long enough to be cheap."""
-PUBLISH_INTERVAL = 1.0 / 30.0
 HEAVY_SHARE = 0.15
 """At most this share of the worker's time goes to computing pictures while training."""
+PUBLISH_INTERVAL = 1.0 / 25.0
+"""Light snapshots (losses, progress) at most 25 times a second: above the 20/s the eye needs,
+and each one costs the GUI thread a redraw of the loss plot."""
 HEAVY_INTERVALS = {"trajectories": 0.2, "field": 0.25, "density": 0.5, "likelihood": 3.0}
 """Fastest refresh of each expensive view while training, in seconds."""
 VIEW_PARTS = ("trajectories", "field", "marginal", "density", "likelihood")
@@ -122,6 +125,7 @@ class TrainingWorker(QObject):
         self._sent_losses = 0
         self._last_publish = 0.0
         self._due: dict[str, float] = {}
+        self._heavy_free_at = 0.0
         self._rate = _Rate()
         self._steps_per_s = 0.0
         self._marginal: np.ndarray | None = None
@@ -326,23 +330,28 @@ class TrainingWorker(QObject):
             self.snapshotReady.emit()
 
     def _heavy_parts(self, now: float, force: bool) -> dict:
-        """Compute the expensive parts that are wanted and due, spacing them by their cost."""
+        """The expensive parts that are wanted and due: all of them when forced, else the most
+        overdue one, and then none until the picture budget (`HEAVY_SHARE`) allows again."""
+        wanted = [name for name in HEAVY_INTERVALS if self._wants(name)]
+        if not force:
+            if now < self._heavy_free_at:
+                return {}
+            overdue = [n for n in wanted if now >= self._due.get(n, 0.0)]
+            wanted = sorted(overdue, key=lambda n: self._due.get(n, 0.0))[:1]
         parts: dict = {}
-        for name, compute in (
-            ("trajectories", self._trajectories),
-            ("field", self._field),
-            ("density", self._density),
-        ):
-            kind = "likelihood" if name == "density" and "likelihood" in self.views else name
-            if name not in self.views and kind not in self.views:
-                continue
-            if not force and now < self._due.get(kind, 0.0):
-                continue
-            start = time.perf_counter()
-            parts[name] = compute()
-            cost = time.perf_counter() - start
-            self._due[kind] = now + max(HEAVY_INTERVALS[kind], cost / HEAVY_SHARE)
+        start = time.perf_counter()
+        for name in wanted:
+            part = "density" if name == "likelihood" else name
+            parts[part] = getattr(self, f"_{part}")()
+            self._due[name] = now + HEAVY_INTERVALS[name]
+        cost = time.perf_counter() - start
+        self._heavy_free_at = now + cost * (1.0 - HEAVY_SHARE) / HEAVY_SHARE
         return parts
+
+    def _wants(self, name: str) -> bool:
+        if name == "density":
+            return "density" in self.views and "likelihood" not in self.views
+        return name in self.views
 
     def _flow_and_noise(self):
         flow = self.trainer.flow()
@@ -375,7 +384,7 @@ class TrainingWorker(QObject):
             return snap.likelihood_density(flow, self._bounds())
         gen = torch.Generator(device=flow.device).manual_seed(99)
         x0 = flow.prior(DENSITY_SAMPLES, (2,), gen)
-        samples = flow.sample(len(x0), x0=x0, method="rk4", steps=4).x.float().cpu().numpy()
+        samples = flow.sample(len(x0), x0=x0, method="midpoint", steps=3).x.float().cpu().numpy()
         return snap.histogram_density(samples, self._bounds())
 
     # ---- helpers -------------------------------------------------------------------------

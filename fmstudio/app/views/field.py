@@ -40,7 +40,8 @@ class Arrows:
 
 def reference_speed(velocity: np.ndarray, quantile: float = 95.0) -> float:
     """A robust 'fast' speed: the quantile of |v| over all arrows (a few outliers do not count)."""
-    speed = np.linalg.norm(np.nan_to_num(velocity).reshape(-1, 2), axis=1)
+    v = np.nan_to_num(np.asarray(velocity, dtype=np.float64))  # float32 squares can overflow
+    speed = np.linalg.norm(v.reshape(-1, 2), axis=1)
     ref = float(np.percentile(speed, quantile)) if len(speed) else 0.0
     if ref <= 0.0:
         ref = float(speed.max()) if len(speed) else 0.0

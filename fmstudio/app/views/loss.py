@@ -56,6 +56,7 @@ class LossView(PlotView):
         super().__init__("lossView", parent, aspect_locked=False)
         self._buffer = LossBuffer()
         self._progress: tuple[int, int, float] | None = None
+        self._y_range: tuple[float, float] | None = None
 
         self.log_box = make_check(
             "lossLogScale", "log scale", "Show the loss on a logarithmic axis", True
@@ -103,6 +104,14 @@ class LossView(PlotView):
         self._update_status()
 
     def set_progress(self, step: int, total: int, steps_per_s: float) -> None:
+        """Progress for the status line; the x axis spans the whole run, fixed.
+
+        A fixed x range means the axis is not re-ticked on every frame (re-ticking is most of
+        what a loss-plot redraw costs the GUI thread) and the curve visibly fills the run.
+        """
+        if self._progress is None or self._progress[1] != int(total):
+            self.plot.getPlotItem().getViewBox().enableAutoRange(x=False)
+            self.plot.setXRange(0, max(1, int(total)), padding=0.01)
         self._progress = (int(step), int(total), float(steps_per_s))
         self._update_status()
 
@@ -110,6 +119,7 @@ class LossView(PlotView):
         """Forget every loss (a new run)."""
         self._buffer.clear()
         self._progress = None
+        self._y_range = None
         self.request("curves")
         self._update_status()
 
@@ -119,6 +129,7 @@ class LossView(PlotView):
 
     def _on_log_toggled(self, on: bool) -> None:
         self.plot.getPlotItem().setLogMode(y=on)
+        self._y_range = None
         self.request("curves")
 
     def _on_smoothing_changed(self) -> None:
@@ -139,6 +150,28 @@ class LossView(PlotView):
                 positive = y > 0
                 x, y = x[positive], y[positive]
             curve.setData(x=x, y=y)
+        self._fit_y(raw)
+
+    def _fit_y(self, raw: np.ndarray) -> None:
+        """Set the y range in coarse steps (quarter decades on log scale, else 5% of the span).
+
+        Auto-range would move the axis with every new minimum and re-tick it each frame; a
+        range that only changes when the data leave it keeps most redraws to the curves.
+        """
+        log = self.log_box.isChecked()
+        values = raw[raw > 0] if log else raw
+        if len(values) == 0:
+            return
+        lo, hi = float(values.min()), float(values.max())
+        if log:
+            lo, hi = np.floor(np.log10(lo) * 4) / 4, np.ceil(np.log10(hi) * 4) / 4
+        else:
+            pad = 0.05 * max(hi - lo, 1e-12)
+            lo, hi = lo - pad, hi + pad
+        if self._y_range != (lo, hi):
+            self._y_range = (lo, hi)
+            self.plot.getPlotItem().getViewBox().enableAutoRange(y=False)
+            self.plot.setYRange(lo, max(hi, lo + 1e-6), padding=0)
 
     def _update_status(self) -> None:
         parts: list[str] = []

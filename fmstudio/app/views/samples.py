@@ -75,6 +75,11 @@ class SamplesView(PlotView):
         self._samples = as_points(points)
         self.request("samples")
 
+    @property
+    def samples(self) -> np.ndarray | None:
+        """The model samples shown now (what "Export samples" writes when nothing was sampled)."""
+        return self._samples
+
     def _draw_samples(self) -> None:
         set_points(self.samples_item, self._samples)
 

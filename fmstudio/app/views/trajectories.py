@@ -71,6 +71,10 @@ class TrajectoryView(PlotView):
         self._traj = traj
         self.request("paths", "particles")
 
+    @property
+    def trajectories(self) -> Trajectories | None:
+        return self._traj
+
     def set_time(self, t: float) -> None:
         """Move the particles to t (interpolated by `Trajectories.at`; no model call)."""
         self._t = float(t)
