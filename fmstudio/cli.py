@@ -53,7 +53,13 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     """The TrainConfig flags, shared by `train` and the app's scripted start."""
     d = TrainConfig()
     p.add_argument("--dataset", default=d.dataset, help="preset name or a .npy/.csv/.png file")
-    p.add_argument("--jitter", type=float, default=d.jitter, help="noise added to a point file")
+    p.add_argument(
+        "--jitter",
+        type=float,
+        default=d.jitter,
+        help="Gaussian noise std added to preset/file points",
+    )
+    p.add_argument("--scale", type=float, default=d.scale, help="presets: scale the points by this")
     p.add_argument("--path", default=d.path, choices=ALL_PATHS, help="probability path or preset")
     p.add_argument("--coupling", choices=COUPLINGS, help="x0-x1 pairing (default: independent)")
     p.add_argument("--sigma-min", type=float, default=d.sigma_min, help="ot path: σ_min (eq. 20)")

@@ -311,3 +311,22 @@ def test_resolve_dataset_dispatch(tmp_path: Path) -> None:
     assert "data.txt" in message and "checkerboard" in message and ".npy" in message
     with pytest.raises(DatasetError, match=re.escape("missing.csv")):
         resolve_dataset(tmp_path / "missing.csv")
+
+
+def test_preset_scale_and_jitter_reshape_the_target():
+    base = PresetDataset("moons").sample(4000, np.random.default_rng(0))
+    scaled = PresetDataset("moons", scale=2.0).sample(4000, np.random.default_rng(0))
+    assert np.allclose(scaled, 2.0 * base)
+    noisy = PresetDataset("moons", jitter=0.5).sample(4000, np.random.default_rng(0))
+    assert noisy.dtype == np.float32
+    assert np.std(noisy - base) == pytest.approx(0.5, rel=0.05)
+    with pytest.raises(DatasetError, match="scale"):
+        PresetDataset("moons", scale=0.0)
+
+
+def test_a_config_builds_its_dataset_with_jitter_and_scale():
+    from fmstudio.core.config import TrainConfig
+
+    dataset = TrainConfig(dataset="rings", jitter=0.1, scale=1.5).make_dataset()
+    assert isinstance(dataset, PresetDataset)
+    assert (dataset.jitter, dataset.scale) == (0.1, 1.5)

@@ -165,6 +165,7 @@ class FileActions:
             w.data_panel.set_image_name(Path(session.source.image or "").name or None)
         w.source = session.source
         w.data_panel.set_source(session.source)
+        w.data_panel.set_noise(session.source.kind, session.config.jitter, session.config.scale)
         w.settings_panel.set_config(session.config)
         view = session.view
         if isinstance(view.get("sampling"), dict):

@@ -41,10 +41,12 @@ def apply_arguments(window: MainWindow, args: argparse.Namespace, config: TrainC
     if spec in PRESETS:
         window.source = DataSource("preset", spec)
         window.data_panel.set_source(window.source)
+        window.data_panel.set_noise("preset", config.jitter, config.scale)
         window.new_run()
     elif Path(spec).suffix.lower() in IMAGE_EXTENSIONS:
         window.use_image(spec)
     else:
+        window.data_panel.set_noise("drawing", config.jitter, 1.0)
         window.use_points(load_points(spec))
     if args.marginal:
         window.action_marginal.setChecked(True)

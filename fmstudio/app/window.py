@@ -310,7 +310,8 @@ class MainWindow(QMainWindow):
         d.brushSizeChanged.connect(self.samples_view.set_brush_radius)
         d.undoRequested.connect(self.undo_drawing)
         d.clearRequested.connect(self.clear_drawing)
-        d.jitterChanged.connect(lambda value: self.change_setting("jitter", value))
+        d.jitterChanged.connect(self._data_shape_changed)
+        d.presetShapeChanged.connect(self._data_shape_changed)
         d.importRequested.connect(self.files.import_points_dialog)
         d.exportRequested.connect(self.files.export_points_dialog)
         d.imageRequested.connect(self.files.load_image_dialog)
@@ -353,15 +354,24 @@ class MainWindow(QMainWindow):
         """The settings panel's config with the data fields filled from the chosen source."""
         config = self.settings_panel.config()
         config.dataset = self.source.label
-        config.jitter = self.data_panel.jitter() if self.source.kind == "drawing" else 0.0
+        config.jitter, config.scale = self._jitter_scale()
         return config
+
+    def _jitter_scale(self) -> tuple[float, float]:
+        """The data panel's noise settings that apply to the current source."""
+        if self.source.kind == "preset":
+            return self.data_panel.preset_noise(), self.data_panel.preset_scale()
+        if self.source.kind == "drawing":
+            return self.data_panel.jitter(), 1.0
+        return 0.0, 1.0
 
     def current_dataset(self):
         if self.source.kind == "image":
             if self.image_path is None:
                 raise DatasetError("no image loaded: use 'Load image…' first")
             return ImageDensity.from_file(self.image_path)
-        return self.source.dataset(self.drawing.points, jitter=self.data_panel.jitter())
+        jitter, scale = self._jitter_scale()
+        return self.source.dataset(self.drawing.points, jitter=jitter, scale=scale)
 
     def new_run(self) -> None:
         """A fresh model on the current settings and target (Reset); shows it untrained at once."""
@@ -456,6 +466,11 @@ class MainWindow(QMainWindow):
             return
         self.clear_error()
         self.controller.set_dataset(dataset)
+
+    def _data_shape_changed(self) -> None:
+        """Noise, scale or jitter of the current source: a new target (live if training)."""
+        if self.source.kind != "drawing" or len(self.drawing) >= 2:
+            self._apply_target()
 
     def _stroke_at(self, x: float, y: float) -> None:
         radius = self.data_panel.brush_size()

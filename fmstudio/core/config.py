@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fmstudio.core.couplings import COUPLINGS
+from fmstudio.core.data import Dataset2D, resolve_dataset
 from fmstudio.core.models.mlp import ACTIVATIONS
 from fmstudio.core.paths import PATHS, PRESETS, resolve_preset
 
@@ -26,6 +27,7 @@ class TrainConfig:
 
     dataset: str = "checkerboard"
     jitter: float = 0.0
+    scale: float = 1.0
     path: str = "ot"
     coupling: str | None = None
     sigma_min: float = 0.0
@@ -74,6 +76,7 @@ class TrainConfig:
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (self.grad_clip >= 0, "grad_clip must be >= 0 (0 disables clipping)"),
             (self.jitter >= 0, "jitter must be >= 0"),
+            (self.scale > 0, "scale must be > 0"),
             (0.0 <= self.sigma_min < 1.0, "sigma_min must be in [0, 1)"),
             (self.sigma is None or self.sigma >= 0, "sigma must be >= 0"),
             (self.sigma_max is None or self.sigma_max > 0, "sigma_max must be > 0"),
@@ -111,6 +114,10 @@ class TrainConfig:
             "sb": {"sigma": self.sigma},
         }[name]
         return {k: v for k, v in params.items() if v is not None}
+
+    def make_dataset(self) -> Dataset2D:
+        """The dataset this config names, with its jitter and scale (DatasetError if bad)."""
+        return resolve_dataset(self.dataset, jitter=self.jitter, scale=self.scale)
 
     def model_config(self, dim: int = 2) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from fmstudio.core import io
-from fmstudio.core.data import DatasetError, resolve_dataset
+from fmstudio.core.data import DatasetError
 from fmstudio.core.flow import FlowModel, nll_nats
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.metrics_flow import straightness
@@ -31,7 +31,7 @@ def held_out_target(directory: str | os.PathLike, n: int, seed: int) -> torch.Te
     config = header["config"]
     rng = np.random.default_rng(seed)
     try:
-        points = resolve_dataset(config.dataset, jitter=config.jitter).sample(n, rng)
+        points = config.make_dataset().sample(n, rng)
     except DatasetError:
         pool = io.read_tensors(os.path.join(directory, io.STATE_FILE))["data.pool"]
         points = pool[rng.choice(len(pool), size=min(n, len(pool)), replace=False)].numpy()

@@ -179,7 +179,7 @@ def load_trainer(directory: str | os.PathLike, **overrides: Any):
 
     `overrides` may change fields that do not alter the model (steps, device, lr, ...).
     """
-    from fmstudio.core.data import DatasetError, PointSet, resolve_dataset
+    from fmstudio.core.data import DatasetError, PointSet
     from fmstudio.core.training import Trainer
 
     directory = Path(directory)
@@ -193,7 +193,7 @@ def load_trainer(directory: str | os.PathLike, **overrides: Any):
     if pool is None or pool.dim() != 2:
         raise CheckpointError(state_path, "the data pool is missing")
     try:  # the original dataset, for fresh target points; the saved pool if its file is gone
-        dataset = resolve_dataset(config.dataset, jitter=config.jitter)
+        dataset = config.make_dataset()
     except DatasetError:
         dataset = PointSet(pool.numpy(), name=config.dataset)
     trainer = Trainer(config, dataset=dataset, pool=pool)

@@ -52,10 +52,13 @@ class DataSource:
         if self.kind not in SOURCE_KINDS:
             raise ValueError(f"unknown data source '{self.kind}'; choose one of {SOURCE_KINDS}")
 
-    def dataset(self, drawing: np.ndarray | None = None, jitter: float = 0.0) -> Dataset2D:
-        """The Dataset2D to train on; a drawing needs its points (and takes the jitter)."""
+    def dataset(
+        self, drawing: np.ndarray | None = None, jitter: float = 0.0, scale: float = 1.0
+    ) -> Dataset2D:
+        """The Dataset2D to train on; a drawing needs its points. Presets take jitter and
+        scale, drawings the jitter; an image is used as it is."""
         if self.kind == "preset":
-            return PresetDataset(self.name)
+            return PresetDataset(self.name, jitter=jitter, scale=scale)
         if self.kind == "image":
             if not self.image:
                 raise DatasetError("no image file chosen")

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.couplings import Coupling, make_coupling
-from fmstudio.core.data import Dataset2D, resolve_dataset
+from fmstudio.core.data import Dataset2D
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.models import build_model
 from fmstudio.core.paths import ProbabilityPath, default_sigma_max, make_path
@@ -115,7 +115,7 @@ class Trainer:
         """`pool` (the data points a resumed run trained on) skips drawing a new one."""
         self.config = config.validate()
         self.device = resolve_device(config.device)
-        self.dataset = dataset or resolve_dataset(config.dataset, jitter=config.jitter)
+        self.dataset = dataset or config.make_dataset()
         self.pool = (pool if pool is not None else self._draw_pool(config.seed)).to(self.device)
         if config.path_name == "ve" and config.sigma_max is None:
             config.sigma_max = round(default_sigma_max(self.pool[:2000].cpu()), 4)
@@ -149,6 +149,8 @@ class Trainer:
         self.dataset = dataset
         self.pool = self._draw_pool(self.config.seed + self.step_count + 1).to(self.device)
         self.config.dataset = dataset.name
+        self.config.jitter = float(getattr(dataset, "jitter", 0.0))
+        self.config.scale = float(getattr(dataset, "scale", 1.0))
         self.coupled = None
 
     def update_settings(self, **changes: object) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
     QComboBox,
+    QDoubleSpinBox,
     QLabel,
     QListWidget,
     QToolButton,
@@ -163,9 +164,11 @@ def test_pause_and_resume_with_the_keyboard(window, qtbot):
     assert window.action_train.text() == "Pause"
     QTest.keyClick(window, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: window.state == "paused", timeout=10000)
-    step = window.step
+    trainer = window.controller.worker.trainer
+    step = trainer.step_count
     qtbot.wait(300)
-    assert window.step == step
+    assert trainer.step_count == step  # nothing trains while paused
+    qtbot.waitUntil(lambda: window.step == step)  # and the view shows where it stopped
     assert not window.settings_panel.widget("hidden").isEnabled()  # locked mid-run
     assert window.settings_panel.widget("lr").isEnabled()
     QTest.keyClick(window, Qt.Key.Key_Space)
@@ -302,3 +305,13 @@ def test_hiding_a_view_stops_its_computation(window, qtbot):
     window.docks["field"].show()
     qtbot.waitUntil(lambda: "marginal" in window.controller.worker.views)
     assert window.field_view.show_marginal.isChecked()
+
+
+def test_preset_noise_and_scale_reshape_the_target(window, qtbot):
+    before = window.run_info.target.std()
+    window.findChild(QDoubleSpinBox, "presetScale").setValue(2.0)
+    qtbot.waitUntil(lambda: window.run_info.config.scale == 2.0, timeout=20000)
+    assert window.run_info.target.std() == pytest.approx(2.0 * before, rel=0.05)
+    window.findChild(QDoubleSpinBox, "presetNoise").setValue(0.5)
+    qtbot.waitUntil(lambda: window.run_info.config.jitter == 0.5, timeout=20000)
+    assert window.current_config().scale == 2.0

@@ -122,6 +122,9 @@ class DataPanel(QWidget):
     brushSizeChanged = Signal(float)
     brushDensityChanged = Signal(int)
     jitterChanged = Signal(float)
+    """The drawing's jitter (std of the noise added to drawn points)."""
+    presetShapeChanged = Signal(float, float)
+    """The preset's (noise, scale)."""
     undoRequested = Signal()
     clearRequested = Signal()
     importRequested = Signal()
@@ -137,6 +140,8 @@ class DataPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(self._build_source_buttons())
         layout.addWidget(self._build_presets())
+        self._preset_box = self._build_preset_shape()
+        layout.addWidget(self._preset_box)
         self._draw_box = self._build_draw_tools()
         layout.addWidget(self._draw_box)
         self._image_box = self._build_image()
@@ -180,6 +185,51 @@ class DataPanel(QWidget):
         lst.itemClicked.connect(self._on_preset_item)
         lst.itemActivated.connect(self._on_preset_item)
         return lst
+
+    def _build_preset_shape(self) -> QGroupBox:
+        box = QGroupBox("Preset")
+        form = forms.form_layout()
+        box.setLayout(form)
+        self._noise = forms.float_spin(
+            "presetNoise",
+            "Std of Gaussian noise added to every preset point: blurs sharp shapes (0 = the "
+            "preset as it is).",
+            0.0,
+            1.0,
+            0.0,
+            step=0.05,
+        )
+        self._scale = forms.float_spin(
+            "presetScale",
+            "Multiply the preset's points by this, about the origin where the noise N(0, I) "
+            "sits: larger targets mean longer paths for the flow.",
+            0.25,
+            4.0,
+            1.0,
+            step=0.25,
+        )
+        forms.add_row(form, "Noise", self._noise)
+        forms.add_row(form, "Scale", self._scale)
+        for spin in (self._noise, self._scale):
+            spin.valueChanged.connect(self._on_preset_shape)
+        return box
+
+    def _on_preset_shape(self) -> None:
+        self.presetShapeChanged.emit(self._noise.value(), self._scale.value())
+
+    def set_noise(self, kind: str, jitter: float, scale: float) -> None:
+        """Show a session's noise settings for its source `kind`, without emitting."""
+        values = {"preset": ((self._noise, jitter), (self._scale, scale))}
+        values["drawing"] = ((self._jitter, jitter),)
+        for spin, value in values.get(kind, ()):
+            with QSignalBlocker(spin):
+                spin.setValue(value)
+
+    def preset_noise(self) -> float:
+        return self._noise.value()
+
+    def preset_scale(self) -> float:
+        return self._scale.value()
 
     def _build_draw_tools(self) -> QGroupBox:
         box = QGroupBox("Drawing")
@@ -319,6 +369,7 @@ class DataPanel(QWidget):
                     if item.data(Qt.ItemDataRole.UserRole) == self._preset:
                         self._presets.setCurrentItem(item)
                         item.setSelected(True)
+        self._preset_box.setVisible(kind == "preset")
         self._draw_box.setVisible(kind == "drawing")
         self._image_box.setVisible(kind == "image")
 

@@ -31,16 +31,28 @@ class Dataset2D(Protocol):
 
 @dataclass
 class PresetDataset:
-    """A named toy preset; each batch gets a fresh seed from ``rng`` so batches differ."""
+    """A named toy preset, optionally scaled and blurred; each draw gets a fresh seed.
+
+    ``scale`` multiplies the points (about the origin, where the N(0, I) noise sits, so it
+    sets how far the flow must carry mass); ``jitter`` adds N(0, jitter²) to each point, as
+    it does for a `PointSet`.
+    """
 
     name: str
+    jitter: float = 0.0
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         get_preset(self.name)  # fail on a typo now rather than at the first training step
+        check_positive(self.jitter, "jitter", allow_zero=True)
+        check_positive(self.scale, "scale")
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` preset points, reproducible through ``rng``."""
-        return make_preset(self.name, n, int(rng.integers(0, 2**63 - 1)))
+        points = make_preset(self.name, n, int(rng.integers(0, 2**63 - 1))) * self.scale
+        if self.jitter > 0:
+            points += self.jitter * rng.standard_normal(points.shape, dtype=np.float32)
+        return points.astype(np.float32, copy=False)
 
 
 class PointSet:

@@ -19,14 +19,17 @@ from fmstudio.core.data.toy import PRESETS
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def resolve_dataset(spec: str | os.PathLike[str], jitter: float = 0.0) -> Dataset2D:
+def resolve_dataset(
+    spec: str | os.PathLike[str], jitter: float = 0.0, scale: float = 1.0
+) -> Dataset2D:
     """Map one CLI/app string to a dataset, so every front end accepts the same specs.
 
-    ``jitter`` only applies to point files (.npy/.csv); presets and images are continuous.
+    ``jitter`` (Gaussian noise per draw) applies to presets and point files; ``scale`` to
+    presets. Images are continuous densities already and take neither.
     """
     text = os.fspath(spec)
     if text in PRESETS:
-        return PresetDataset(text)
+        return PresetDataset(text, jitter=jitter, scale=scale)
     ext = Path(text).suffix.lower()
     if ext in POINT_EXTENSIONS:
         return PointSet(load_points(text), jitter, name=Path(text).stem)
