@@ -68,7 +68,8 @@ class Probe(QObject):
         if item is None:
             return
         self.snapshots += 1
-        self.pictures += item.trajectories is not None
+        heavy = (item.samples, item.trajectories, item.field, item.density)
+        self.pictures += sum(part is not None for part in heavy)
         mailbox.put(item)
         self.window._on_snapshot()
 
@@ -126,6 +127,7 @@ def measure_app(config: TrainConfig, seconds: float, hidden_views: bool) -> dict
     run_for(seconds)  # the real event loop: idle waits release the GIL, as in the app
     elapsed = time.perf_counter() - start
     steps = window.controller.worker.trainer.step_count - step0
+    shown = [name for name, view in window.views.items() if view.isVisible()]
     window.close()
     late = np.array(probe.lateness, dtype=np.float64)
     return {
@@ -134,6 +136,7 @@ def measure_app(config: TrainConfig, seconds: float, hidden_views: bool) -> dict
         "stall_max_ms": float(late.max()),
         "snapshots_drawn_per_s": probe.snapshots / elapsed,
         "pictures_drawn_per_s": probe.pictures / elapsed,
+        "views_shown": shown,
         "app_steps_per_s": steps / elapsed,
     }
 

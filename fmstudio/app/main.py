@@ -110,19 +110,33 @@ class ScriptedRun(QObject):
         self.window.close()
 
 
+def window_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1500x950, got {text!r}") from None
+    return width, height
+
+
 def run_app(args: argparse.Namespace, config: TrainConfig) -> int:
+    """Open the window, apply the command line, run the event loop; the exit code."""
+    width, height = window_size(args.size)
+    if args.session is None:
+        config.make_dataset()  # a missing or bad data file fails here, before any thread starts
     configure_threads()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("fmstudio")
     app.setOrganizationName("fmstudio")
     apply_theme(app)
     window = MainWindow()
-    app.aboutToQuit.connect(window.shutdown)
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    window.resize(width, height)
-    window.show()
-    apply_arguments(window, args, config)
-    script = ScriptedRun(window, args, app)
-    QTimer.singleShot(0, script.begin)
-    code = app.exec()
+    try:
+        app.aboutToQuit.connect(window.shutdown)
+        window.resize(width, height)
+        window.show()
+        apply_arguments(window, args, config)
+        script = ScriptedRun(window, args, app)
+        QTimer.singleShot(0, script.begin)
+        code = app.exec()
+    finally:
+        window.shutdown()  # whatever happened, the worker thread ends before Python exits
     return script.exit_code or code

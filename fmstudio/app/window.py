@@ -537,8 +537,9 @@ class MainWindow(QMainWindow):
         ):
             self.progress.setValue(item.step)
         self._lock_settings()
+        if item.samples is not None and not self._showing_sample:
+            self.samples_view.set_samples(item.samples)
         if item.trajectories is not None and not self._showing_sample:
-            self.samples_view.set_samples(item.trajectories.samples)
             self.trajectory_view.set_trajectories(item.trajectories)
         if item.field is not None:
             self.field_view.set_frames(item.field)
@@ -585,7 +586,9 @@ class MainWindow(QMainWindow):
         """Tell the worker which expensive pictures the visible views need (hidden: none)."""
         visible = {name for name, dock in self.docks.items() if dock.isVisible()}
         parts = set()
-        if "trajectories" in visible or self.samples_view.isVisible() or not self.isVisible():
+        if self.samples_view.isVisible() or not self.isVisible():
+            parts.add("samples")
+        if "trajectories" in visible or not self.isVisible():
             parts.add("trajectories")
         if "field" in visible or not self.isVisible():
             parts.add("field")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,9 @@ FIELD_FRAMES = 11
 """Field frames over t; the views interpolate between them, so the slider and play stay smooth."""
 TRAJECTORY_FRAMES = 13
 """Frames of the live trajectories; the midpoint solve takes one step per frame (24 NFE)."""
-DENSITY_SAMPLES = 1500
+SAMPLES = 1500
+"""Live model samples (and the histogram density): fixed noise, a 6-step midpoint solve."""
+SAMPLE_STEPS = 6
 CHUNK_SECONDS = 0.02
 """Aim for chunks this long: short enough that commands wait little, long enough to be cheap."""
 HEAVY_SHARE = 0.15
@@ -46,9 +48,9 @@ HEAVY_SHARE = 0.15
 PUBLISH_INTERVAL = 1.0 / 25.0
 """Light snapshots (losses, progress) at most 25 times a second: above the 20/s the eye needs,
 and each one costs the GUI thread a redraw of the loss plot."""
-HEAVY_INTERVALS = {"trajectories": 0.2, "field": 0.25, "density": 0.5, "likelihood": 3.0}
+HEAVY_INTERVALS = {"trajectories": 0.2, "samples": 0.25, "field": 0.25, "likelihood": 3.0}
 """Fastest refresh of each expensive view while training, in seconds."""
-VIEW_PARTS = ("trajectories", "field", "marginal", "density", "likelihood")
+VIEW_PARTS = ("samples", "trajectories", "field", "marginal", "density", "likelihood")
 
 
 class Mailbox:
@@ -341,17 +343,21 @@ class TrainingWorker(QObject):
         parts: dict = {}
         start = time.perf_counter()
         for name in wanted:
-            part = "density" if name == "likelihood" else name
-            parts[part] = getattr(self, f"_{part}")()
+            parts.update(getattr(self, f"_{name}")())
             self._due[name] = now + HEAVY_INTERVALS[name]
         cost = time.perf_counter() - start
         self._heavy_free_at = now + cost * (1.0 - HEAVY_SHARE) / HEAVY_SHARE
         return parts
 
     def _wants(self, name: str) -> bool:
-        if name == "density":
-            return "density" in self.views and "likelihood" not in self.views
+        """Whether a part is needed by a visible view (`self.views`, set by the window)."""
+        if name == "samples":  # the samples view, and the histogram density drawn from them
+            return "samples" in self.views or self._histogram
         return name in self.views
+
+    @property
+    def _histogram(self) -> bool:
+        return "density" in self.views and "likelihood" not in self.views
 
     def _flow_and_noise(self):
         flow = self.trainer.flow()
@@ -360,32 +366,41 @@ class TrainingWorker(QObject):
             self._x0 = flow.prior(PARTICLES, (2,), gen)
         return flow, self._x0
 
-    def _trajectories(self) -> snap.Trajectories:
+    def _trajectories(self) -> dict:
         flow, x0 = self._flow_and_noise()
         times = snap.frame_times(flow.path, TRAJECTORY_FRAMES)
-        return snap.trajectories(flow, x0, times, method="midpoint", steps=TRAJECTORY_FRAMES - 1)
+        steps = TRAJECTORY_FRAMES - 1
+        return {"trajectories": snap.trajectories(flow, x0, times, "midpoint", steps)}
 
-    def _field(self) -> snap.FieldFrames:
+    def _samples(self) -> dict:
+        """Model samples from fixed noise (the same each time, so changes are the model's),
+        and the histogram density drawn from them when that view is shown."""
+        flow = self.trainer.flow()
+        gen = torch.Generator(device=flow.device).manual_seed(99)
+        x0 = flow.prior(SAMPLES, (2,), gen)
+        steps = SAMPLE_STEPS
+        samples = flow.sample(len(x0), x0=x0, method="midpoint", steps=steps).x
+        points = samples.float().cpu().numpy().copy()
+        parts: dict = {"samples": points}
+        if self._histogram:
+            parts["density"] = snap.histogram_density(points, self._bounds())
+        return parts
+
+    def _field(self) -> dict:
         flow = self.trainer.flow()
         times = snap.frame_times(flow.path, FIELD_FRAMES)
         frames = snap.learned_field(flow, self._bounds(), times, FIELD_GRID)
-        if "marginal" not in self.views:
-            return frames
-        if self._marginal is None:
-            target = self._target_tensor()[:MARGINAL_POINTS]
-            self._marginal = snap.exact_marginal_field(
-                flow.path, target, self._bounds(), times, FIELD_GRID
-            )
-        return snap.FieldFrames(frames.times, frames.xs, frames.ys, frames.velocity, self._marginal)
+        if "marginal" in self.views:
+            if self._marginal is None:
+                target = self._target_tensor()[:MARGINAL_POINTS]
+                self._marginal = snap.exact_marginal_field(
+                    flow.path, target, self._bounds(), times, FIELD_GRID
+                )
+            frames = replace(frames, marginal=self._marginal)
+        return {"field": frames}
 
-    def _density(self) -> snap.Density:
-        flow, _ = self._flow_and_noise()
-        if "likelihood" in self.views:
-            return snap.likelihood_density(flow, self._bounds())
-        gen = torch.Generator(device=flow.device).manual_seed(99)
-        x0 = flow.prior(DENSITY_SAMPLES, (2,), gen)
-        samples = flow.sample(len(x0), x0=x0, method="midpoint", steps=3).x.float().cpu().numpy()
-        return snap.histogram_density(samples, self._bounds())
+    def _likelihood(self) -> dict:
+        return {"density": snap.likelihood_density(self.trainer.flow(), self._bounds())}
 
     # ---- helpers -------------------------------------------------------------------------
 

@@ -195,6 +195,7 @@ class Snapshot:
     lr: float
     loss_start: int
     losses: np.ndarray
+    samples: np.ndarray | None = None
     trajectories: Trajectories | None = None
     field: FieldFrames | None = None
     density: Density | None = None
@@ -211,6 +212,7 @@ class Snapshot:
             self,
             loss_start=start,
             losses=losses,
+            samples=self.samples if self.samples is not None else older.samples,
             trajectories=self.trajectories or older.trajectories,
             field=self.field or older.field,
             density=self.density or older.density,
