@@ -21,11 +21,12 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
+import torch
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.common import emit
-from fmstudio.app.main import configure_threads
+from fmstudio.app.process import torch_threads
 from fmstudio.app.style import apply_theme
 from fmstudio.app.window import MainWindow
 from fmstudio.core.config import TrainConfig
@@ -45,7 +46,7 @@ def headless_steps_per_s(config: TrainConfig, seconds: float) -> float:
 
 class Probe(QObject):
     """Counts what the window draws and how late a 10 ms timer fires (a QObject, so the
-    worker's signal reaches `counted` queued in the GUI thread, as it reaches the window)."""
+    controller's signal reaches `counted` in the GUI thread, as it reaches the window)."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
@@ -116,17 +117,17 @@ def measure_app(config: TrainConfig, seconds: float, hidden_views: bool) -> dict
             window.docks[name].close()
     window.settings_panel.set_config(config)
     window.new_run()
-    run_for(5.0, lambda: window.run_info is not None and window.run_info.config == config)
+    run_for(30.0, lambda: window.run_info is not None and window.run_info.config == config)
     probe = Probe(window)
     window.toggle_training()
-    run_for(2.0)  # past start-up and the first chunk-size adaptation
-    step0 = window.controller.worker.trainer.step_count
+    run_for(3.0)  # past start-up and the first chunk-size adaptation
+    step0 = window.step
     probe.snapshots = probe.pictures = 0
     probe.start()
     start = time.perf_counter()
     run_for(seconds)  # the real event loop: idle waits release the GIL, as in the app
     elapsed = time.perf_counter() - start
-    steps = window.controller.worker.trainer.step_count - step0
+    steps = window.step - step0  # as the snapshots report it (at most 40 ms behind)
     shown = [name for name, view in window.views.items() if view.isVisible()]
     window.close()
     late = np.array(probe.lateness, dtype=np.float64)
@@ -146,11 +147,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--hidden-views", action="store_true", help="only samples and loss")
     args = parser.parse_args()
-    threads = configure_threads()
+    threads = torch_threads()
+    torch.set_num_threads(threads)  # the headless baseline gets what the training process gets
     config = TrainConfig(steps=1_000_000, device="cpu")
-    headless = headless_steps_per_s(config, args.seconds)
+    # Headless before and after the app, averaged: this VM's speed drifts by ±20% over minutes.
+    before = headless_steps_per_s(config, args.seconds / 2)
     results = measure_app(config, args.seconds, args.hidden_views)
+    after = headless_steps_per_s(config, args.seconds / 2)
+    headless = (before + after) / 2
     results["headless_steps_per_s"] = headless
+    results["headless_before_after"] = [before, after]
     results["app_vs_headless"] = results["app_steps_per_s"] / headless
     results["torch_threads"] = threads
     results["hidden_views"] = args.hidden_views

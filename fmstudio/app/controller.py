@@ -1,106 +1,216 @@
-"""The GUI thread's handle on the training worker: it owns the thread and sends commands.
+"""The GUI's handle on training: it starts the training process and turns its events into Qt
+signals.
 
-Every command is a signal connected to a worker slot. The worker lives in another thread, so
-Qt queues the call and it runs between two training chunks. The controller also owns shutdown:
-stop, quit the thread's event loop, wait — before anything is deleted — so closing the window
-while training never leaves a running QThread behind.
+Commands go down a pipe to the process (`process.serve`); a small pump thread reads the events
+coming back and re-emits them as signals of this object, which live in the GUI thread, so every
+slot runs there. Snapshots go through a one-slot `Mailbox`: the newest is merged into any the
+GUI has not drawn yet, and `snapshotReady` is emitted only when the box was empty, so the GUI
+draws the newest state and no queue can build up behind a slow frame.
+
+Shutdown ("shutdown" → the process answers "bye" once every command sent before it has run, a
+model save included) happens before anything is deleted, so closing the window while training
+never loses a file or leaves a thread or a process behind. If the process dies, the next command
+starts a new one and the window says what happened.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+import contextlib
+import multiprocessing as mp
+import threading
 
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+
+from fmstudio.app.process import serve
 from fmstudio.app.threads import WorkerGuards, start_thread, stop_thread
-from fmstudio.app.worker import Mailbox, TrainingWorker
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import Dataset2D
+from fmstudio.core.snapshot import Snapshot
+
+JOIN_SECONDS = 15.0
+
+
+class Mailbox:
+    """A one-slot, thread-safe box: `put` merges into an untaken snapshot; `take` empties it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._item: Snapshot | None = None
+
+    def put(self, item: Snapshot) -> bool:
+        """Store the newest snapshot; True when the box was empty (the GUI needs a signal)."""
+        with self._lock:
+            empty = self._item is None
+            self._item = item if empty else item.merged_after(self._item)
+            return empty
+
+    def take(self) -> Snapshot | None:
+        with self._lock:
+            item, self._item = self._item, None
+            return item
+
+
+class Pump(QObject):
+    """Reads the process's events in its own thread until "bye" or the pipe closes."""
+
+    event = Signal(str, object)
+    snapshotReady = Signal()
+    ended = Signal()
+
+    def __init__(self, conn, mailbox: Mailbox) -> None:
+        super().__init__()
+        self.conn = conn
+        self.mailbox = mailbox
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            while True:
+                kind, payload = self.conn.recv()
+                if kind == "bye":
+                    break
+                if kind == "snapshot":
+                    if self.mailbox.put(payload):
+                        self.snapshotReady.emit()
+                else:
+                    self.event.emit(kind, payload)
+        except (EOFError, OSError):
+            pass
+        self.ended.emit()
 
 
 class Controller(QObject):
-    """Commands go out as queued signals; the worker's signals are re-exposed as attributes."""
+    """Starts the training process and talks to it; its signals arrive in the GUI thread."""
 
-    _warm_up = Signal()
-    _new_run = Signal(object, object)
-    _load_model = Signal(str)
-    _start = Signal()
-    _pause = Signal()
-    _settings = Signal(dict)
-    _dataset = Signal(object)
-    _views = Signal(object)
-    _sample = Signal(dict)
-    _save = Signal(str)
-    _stop = Signal()
+    runStarted = Signal(object)  # RunInfo
+    targetChanged = Signal(object)  # RunInfo
+    snapshotReady = Signal()
+    stateChanged = Signal(str)  # idle | training | paused | finished
+    failed = Signal(str)
+    sampled = Signal(object)  # SampleRun
+    saved = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        WorkerGuards.acquire()
         self.mailbox = Mailbox()
-        self.worker = TrainingWorker(self.mailbox)
-        w = self.worker
-        for signal, slot in (
-            (self._warm_up, w.warm_up),
-            (self._new_run, w.new_run),
-            (self._load_model, w.load_model),
-            (self._start, w.start),
-            (self._pause, w.pause),
-            (self._settings, w.update_settings),
-            (self._dataset, w.set_dataset),
-            (self._views, w.set_views),
-            (self._sample, w.sample),
-            (self._save, w.save_model),
-        ):
-            signal.connect(slot)
-        # Blocking: shutdown returns only after every command queued before it (a save, say)
-        # has run and the training timer is stopped in its own thread.
-        self._stop.connect(w.stop, Qt.ConnectionType.BlockingQueuedConnection)
-        self.runStarted = w.runStarted
-        self.targetChanged = w.targetChanged
-        self.snapshotReady = w.snapshotReady
-        self.stateChanged = w.stateChanged
-        self.failed = w.failed
-        self.sampled = w.sampled
-        self.saved = w.saved
-        self.thread: QThread | None = start_thread(w, "fmstudio-trainer")
-        self._warm_up.emit()
+        self.views: frozenset[str] | None = None
+        self.process: mp.process.BaseProcess | None = None
+        self.thread: QThread | None = None
+        self._closing = False
+        WorkerGuards.acquire()
+        self._start_process()
+
+    def _start_process(self) -> None:
+        ctx = mp.get_context("spawn")  # never fork a process that runs Qt
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=serve, args=(child,), name="fmstudio-trainer")
+        self.process.daemon = True
+        self.process.start()
+        child.close()
+        self.pump = Pump(self.conn, self.mailbox)
+        self.pump.event.connect(self._on_event)
+        self.pump.snapshotReady.connect(self.snapshotReady)
+        self.pump.ended.connect(self._on_ended)
+        self.thread = start_thread(self.pump, "fmstudio-pump")
+        QMetaObject.invokeMethod(self.pump, "run", Qt.ConnectionType.QueuedConnection)
+        self._send("warm_up")
+        if self.views is not None:
+            self._send("set_views", self.views)
+
+    def _send(self, name: str, *args: object) -> None:
+        if self.process is None or not self.process.is_alive():
+            if self._closing:
+                return
+            self._restart()
+        try:
+            self.conn.send((name, args))
+        except (BrokenPipeError, OSError):
+            self.failed.emit("The training process is gone; it will be restarted.")
+
+    def _restart(self) -> None:
+        """A new training process after the old one died (its pump has seen the pipe close)."""
+        if self.thread is not None:
+            stop_thread(self.thread, int(JOIN_SECONDS * 1000))
+        self.conn.close()
+        self._start_process()
+
+    @Slot(str, object)
+    def _on_event(self, kind: str, payload: object) -> None:
+        signal = {
+            "run_started": self.runStarted,
+            "target_changed": self.targetChanged,
+            "state": self.stateChanged,
+            "failed": self.failed,
+            "sampled": self.sampled,
+            "saved": self.saved,
+        }.get(kind)
+        if signal is not None:
+            signal.emit(payload)
+
+    @Slot()
+    def _on_ended(self) -> None:
+        if not self._closing and self.process is not None:
+            self.process.join(1.0)
+            code = self.process.exitcode
+            self.failed.emit(
+                f"The training process stopped unexpectedly (exit code {code}); "
+                "the next action starts a new one."
+            )
+            self.stateChanged.emit("idle")
+
+    # ---- commands ------------------------------------------------------------------------
 
     def new_run(self, config: TrainConfig, dataset: Dataset2D) -> None:
-        self._new_run.emit(config, dataset)
+        self._send("new_run", config, dataset)
 
     def load_model(self, directory: str) -> None:
-        self._load_model.emit(directory)
+        self._send("load_model", directory)
 
     def start(self) -> None:
-        self._start.emit()
+        self._send("start")
 
     def pause(self) -> None:
-        self._pause.emit()
+        self._send("pause")
 
     def update_settings(self, changes: dict) -> None:
-        self._settings.emit(dict(changes))
+        self._send("update_settings", dict(changes))
 
     def set_dataset(self, dataset: Dataset2D) -> None:
-        self._dataset.emit(dataset)
+        self._send("set_dataset", dataset)
 
     def set_views(self, views: frozenset[str]) -> None:
-        self._views.emit(frozenset(views))
+        self.views = frozenset(views)
+        self._send("set_views", self.views)
 
     def sample(self, request: dict) -> None:
-        self._sample.emit(dict(request))
+        self._send("sample", dict(request))
 
     def save_model(self, directory: str) -> None:
-        self._save.emit(directory)
+        self._send("save_model", directory)
+
+    # ---- shutdown ------------------------------------------------------------------------
 
     def shutdown(self, timeout_ms: int = 15_000) -> bool:
-        """Stop training and end the worker thread; True when it ended within the timeout.
+        """End the training process (after every command already sent) and the pump thread.
 
-        Safe to call more than once (closeEvent and aboutToQuit both call it).
+        True when both ended in time (a process that does not is terminated). Safe to call
+        more than once (closeEvent and aboutToQuit both call it).
         """
-        if self.thread is None:
+        if self._closing:
             return True
-        if self.thread.isRunning():
-            self._stop.emit()
-        finished = stop_thread(self.thread, timeout_ms)
-        if finished:
+        self._closing = True
+        ok = True
+        if self.process is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.conn.send(("shutdown", ()))
+            self.process.join(timeout_ms / 1000)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(5)
+                ok = False
+        if self.thread is not None:
+            ok = stop_thread(self.thread, timeout_ms) and ok
             self.thread = None
-            WorkerGuards.release()
-        return finished
+        self.conn.close()
+        WorkerGuards.release()
+        return ok

@@ -8,11 +8,9 @@ quit. The README's screenshots are made this way.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-import torch
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -21,14 +19,6 @@ from fmstudio.app.window import MainWindow
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import IMAGE_EXTENSIONS, PRESETS, load_points
 from fmstudio.core.session import DataSource
-
-
-def configure_threads() -> int:
-    """Leave the GUI a core: torch gets cores − 1 threads (a busy UI thread and 2 torch
-    threads on 2 cores made one training step 25× slower in our measurements)."""
-    threads = max(1, (os.cpu_count() or 2) - 1)
-    torch.set_num_threads(threads)
-    return threads
 
 
 def apply_arguments(window: MainWindow, args: argparse.Namespace, config: TrainConfig) -> None:
@@ -54,7 +44,7 @@ def apply_arguments(window: MainWindow, args: argparse.Namespace, config: TrainC
 
 
 class ScriptedRun(QObject):
-    """Train → (sample) → screenshots → quit, driven by the worker's signals (a QObject, so
+    """Train → (sample) → screenshots → quit, driven by the controller's signals (a QObject, so
     they arrive queued in the GUI thread)."""
 
     def __init__(self, window: MainWindow, args: argparse.Namespace, app: QApplication) -> None:
@@ -123,7 +113,6 @@ def run_app(args: argparse.Namespace, config: TrainConfig) -> int:
     width, height = window_size(args.size)
     if args.session is None:
         config.make_dataset()  # a missing or bad data file fails here, before any thread starts
-    configure_threads()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("fmstudio")
     app.setOrganizationName("fmstudio")
@@ -138,5 +127,5 @@ def run_app(args: argparse.Namespace, config: TrainConfig) -> int:
         QTimer.singleShot(0, script.begin)
         code = app.exec()
     finally:
-        window.shutdown()  # whatever happened, the worker thread ends before Python exits
+        window.shutdown()  # whatever happened, training ends before Python exits
     return script.exit_code or code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sys
 import weakref
 
 from pyqtgraph.util.garbage_collector import GarbageCollector
@@ -35,30 +34,23 @@ def live_threads() -> list[QThread]:
 
 
 class WorkerGuards:
-    """Process settings that keep a GUI thread and a Python worker thread out of each other's
-    way; on while any worker runs, restored when the last one stops.
+    """While the app's threads run, Python's cyclic garbage is collected in the GUI thread only.
 
-    - Garbage collection only in the GUI thread: the worker allocates tensors all the time, so
-      automatic collection would mostly run in *its* thread, and a collected Qt/pyqtgraph object
-      would be destroyed there (Qt then aborts or corrupts memory). pyqtgraph's GarbageCollector
-      turns automatic collection off and collects on a GUI timer instead.
-    - A 1 ms GIL switch interval instead of 5 ms: the worker needs the GIL for a moment between
-      torch kernels, and waiting up to 5 ms for the drawing thread each time cost training
-      a third of its speed in the app (benchmarks/bench_ui.py).
+    The pump thread unpickles snapshots all the time, so automatic collection would often run
+    in *its* thread, and a collected Qt/pyqtgraph object would be destroyed there: Qt then
+    aborts ("Cannot create children for a parent that is in a different thread") or corrupts
+    memory. pyqtgraph's GarbageCollector turns automatic collection off and collects on a GUI
+    timer instead; this reference-counts it, so collection is back to normal once none runs.
     """
 
-    SWITCH_INTERVAL = 0.001
     _users = 0
     _collector: GarbageCollector | None = None
-    _switch_interval = 0.005
 
     @classmethod
     def acquire(cls) -> None:
         cls._users += 1
         if cls._collector is None:
             cls._collector = GarbageCollector(interval=0.5)
-            cls._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(cls.SWITCH_INTERVAL)
 
     @classmethod
     def release(cls) -> None:
@@ -67,4 +59,3 @@ class WorkerGuards:
             cls._collector.timer.stop()
             cls._collector = None
             gc.enable()
-            sys.setswitchinterval(cls._switch_interval)

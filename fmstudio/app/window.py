@@ -1,8 +1,8 @@
 """The main window: panels on the left, the samples canvas in the middle, views in docks.
 
 It holds the app's state in plain objects (the session's `DataSource`, the `Drawing`, the last
-sampling run) and wires widgets to the `Controller`: widgets send intent, the worker does the
-work, snapshots come back and the views draw them. No math happens here.
+sampling run) and wires widgets to the `Controller`: widgets send intent, the training process
+does the work, snapshots come back and the views draw them. No math happens here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from fmstudio.app.controller import Controller
+from fmstudio.app.engine import RunInfo
 from fmstudio.app.files import FileActions
 from fmstudio.app.panels import DataPanel, SamplingPanel, SettingsPanel
 from fmstudio.app.panels.settings import LOCKED_WHILE_TRAINING
@@ -38,7 +39,6 @@ from fmstudio.app.views import (
     TimeBar,
     TrajectoryView,
 )
-from fmstudio.app.worker import RunInfo
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, ImageDensity
 from fmstudio.core.data.drawing import Drawing
@@ -291,8 +291,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_device)
 
     def _connect(self) -> None:
-        """Worker signals go to this window's methods only: a lambda would run in the worker's
-        thread, a QObject's method is queued to the GUI thread."""
+        """Controller signals come from its pump thread: they go to this window's methods only
+        (a lambda would run in the pump's thread; a QObject's method is queued to the GUI's)."""
         c = self.controller
         c.runStarted.connect(self._on_run_started)
         c.targetChanged.connect(self._on_target_changed)
@@ -501,7 +501,7 @@ class MainWindow(QMainWindow):
         if len(self.drawing) >= 2:
             self._apply_target()
 
-    # ---- worker signals -----------------------------------------------------------------------
+    # ---- training events -----------------------------------------------------------------------
 
     def _on_run_started(self, info: RunInfo) -> None:
         self.run_info = info
@@ -583,7 +583,7 @@ class MainWindow(QMainWindow):
         self.trajectory_view.set_time(t)
 
     def _update_views_wanted(self) -> None:
-        """Tell the worker which expensive pictures the visible views need (hidden: none)."""
+        """Tell the engine which expensive pictures the visible views need (hidden: none)."""
         visible = {name for name, dock in self.docks.items() if dock.isVisible()}
         parts = set()
         if self.samples_view.isVisible() or not self.isVisible():
@@ -618,7 +618,7 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop the worker and remember the layout; safe to call twice (close + aboutToQuit)."""
+        """Stop training and remember the layout; safe to call twice (close + aboutToQuit)."""
         if self._closed:
             return
         self._closed = True

@@ -1,6 +1,6 @@
 """What the app draws, computed from a model: numpy copies that are safe to hand to another thread.
 
-The GUI never does the math. The worker thread calls these functions on the EMA model and ships
+The GUI never does the math. The app's training process calls these on the EMA model and ships
 the plain arrays; the views only pick a frame (`at(t)`) and draw. Every array here is a fresh
 numpy copy (`Tensor.numpy()` shares memory, and pyqtgraph keeps references to what it is given).
 

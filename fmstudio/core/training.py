@@ -1,6 +1,6 @@
 """The Trainer: conditional flow matching (the paper's eq. 9) one step at a time or to the end.
 
-The app drives `run(k)` in chunks from a worker thread; the CLI calls `train()`; notebooks use
+The app drives `run(k)` in chunks from its training process; the CLI calls `train()`; notebooks use
 either. What makes it at least as fast as the textbook loop of the same model:
 - data comes from a pool drawn once on the device (a gather per step, no per-step numpy),
 - Adam runs as one fused kernel (`fused=True`) and EMA as one foreach lerp,

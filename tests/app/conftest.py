@@ -15,7 +15,7 @@ pg.setConfigOptions(mouseRateLimit=-1)  # every synthetic mouse move reaches the
 
 @pytest.fixture(autouse=True)
 def no_threads_left_running(qapp):
-    """Fail a test that leaves a QThread running: the app must always shut its worker down."""
+    """Fail a test that leaves a QThread running: the app must always shut its threads down."""
     from fmstudio.app import threads
 
     yield

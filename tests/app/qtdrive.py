@@ -31,9 +31,9 @@ def drag(view, points: list[tuple[float, float]]) -> None:
 class Recorder(QObject):
     """Records a cross-thread signal's emissions in the GUI thread.
 
-    A lambda or plain function connected to a worker's signal runs in the worker's thread;
+    A lambda or plain function connected to another thread's signal runs in that thread;
     only a QObject's method gets a queued call. pytest-qt's `waitSignal` on such a signal would
-    stop its timer from the worker thread, so tests wait on a Recorder with `waitUntil`.
+    stop its timer from that thread, so tests wait on a Recorder with `waitUntil`.
     """
 
     def __init__(self, signal) -> None:

@@ -1,7 +1,7 @@
 """The left-hand side panels: data source, training settings and sampling.
 
 They show state and emit intent only; the main window connects their signals, opens dialogs
-and talks to the worker.
+and talks to the training process.
 """
 
 from fmstudio.app.panels.data import DataPanel

@@ -1,7 +1,7 @@
 """The sampling panel: choose an ODE solver and its budget, ask for samples, read the cost.
 
 `request()` gives exactly the keyword arguments of `FlowModel.sample`, so the main window
-passes it through to the worker; the result (NFE actually spent, W2 to the target, time) comes
+passes it on to the training process; the result (NFE actually spent, W2 to the target, time) comes
 back through `show_result`.
 """
 

@@ -1,26 +1,25 @@
-"""The training worker: one long-lived QObject on its own QThread that owns the Trainer.
+"""The training engine: owns the Trainer, runs it in chunks, and publishes what the app draws.
 
-Each chunk of training steps is one turn of the worker thread's event loop (a zero-delay
-single-shot timer), so every command the GUI sends — pause, new settings, a new target, sample,
-save — is a queued slot call that runs between two chunks, never in the middle of one. No flags,
-no locks on the Trainer.
+It is Qt-free on purpose: it runs in a child process (`process.py`), so training has a Python
+interpreter, a GIL and a core of its own and the window's drawing cannot slow it down (with a
+worker *thread*, the GUI's drawing held the GIL often enough to cost training about a third of
+its speed; benchmarks/bench_ui.py). Commands are method calls between chunks; events (a new
+run, snapshots, state changes, errors, sampling results) go out through `send(kind, payload)`.
 
-Pictures go to the GUI through a one-slot `Mailbox`: the worker puts the newest `Snapshot`
-(merged with any the GUI has not taken yet) and signals only when the slot was empty, so the
-GUI draws the newest state and no queue can build up behind a slow frame.
+Snapshots are throttled by time (`PUBLISH_INTERVAL`) and the expensive pictures by a budget
+(`HEAVY_SHARE` of the engine's time), computed only for the views that are shown.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from fmstudio.core import io
 from fmstudio.core import snapshot as snap
@@ -32,45 +31,25 @@ TARGET_POINTS = 5000
 """Target points the views show (and W2 is measured against)."""
 MARGINAL_POINTS = 1500
 """Target points behind the exact marginal field: enough for its shape, cheap to evaluate."""
-PARTICLES = 400
+PARTICLES = 300
 FIELD_GRID = 20
 FIELD_FRAMES = 11
 """Field frames over t; the views interpolate between them, so the slider and play stay smooth."""
 TRAJECTORY_FRAMES = 13
 """Frames of the live trajectories; the midpoint solve takes one step per frame (24 NFE)."""
 SAMPLES = 1500
-"""Live model samples (and the histogram density): fixed noise, a 6-step midpoint solve."""
-SAMPLE_STEPS = 6
-CHUNK_SECONDS = 0.02
+"""Live model samples (and the histogram density): fixed noise, a 4-step midpoint solve."""
+SAMPLE_STEPS = 4
+CHUNK_SECONDS = 0.015
 """Aim for chunks this long: short enough that commands wait little, long enough to be cheap."""
-HEAVY_SHARE = 0.15
-"""At most this share of the worker's time goes to computing pictures while training."""
-PUBLISH_INTERVAL = 1.0 / 25.0
-"""Light snapshots (losses, progress) at most 25 times a second: above the 20/s the eye needs,
-and each one costs the GUI thread a redraw of the loss plot."""
+HEAVY_SHARE = 0.07
+"""At most this share of the engine's time goes to computing pictures while training."""
+PUBLISH_INTERVAL = 1.0 / 30.0
+"""Light snapshots (losses, progress) at most 30 times a second: with chunk granularity that
+is 20-25 drawn per second, what the eye needs, and each costs the GUI a loss-plot redraw."""
 HEAVY_INTERVALS = {"trajectories": 0.2, "samples": 0.25, "field": 0.25, "likelihood": 3.0}
 """Fastest refresh of each expensive view while training, in seconds."""
 VIEW_PARTS = ("samples", "trajectories", "field", "marginal", "density", "likelihood")
-
-
-class Mailbox:
-    """A one-slot, thread-safe box: `put` merges into an untaken snapshot; `take` empties it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._item: snap.Snapshot | None = None
-
-    def put(self, item: snap.Snapshot) -> bool:
-        """Store the newest snapshot; True when the box was empty (the GUI needs a signal)."""
-        with self._lock:
-            empty = self._item is None
-            self._item = item if empty else item.merged_after(self._item)
-            return empty
-
-    def take(self) -> snap.Snapshot | None:
-        with self._lock:
-            item, self._item = self._item, None
-            return item
 
 
 @dataclass(frozen=True)
@@ -99,29 +78,29 @@ class _Rate:
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
 
-class TrainingWorker(QObject):
-    """Runs in the worker thread. Talk to it only through queued signals (see `Controller`)."""
+Send = Callable[[str, object], None]
+"""How the engine reports: send("snapshot", Snapshot), send("state", "paused"), ...
 
-    runStarted = Signal(object)  # RunInfo
-    targetChanged = Signal(object)  # RunInfo
-    snapshotReady = Signal()
-    stateChanged = Signal(str)  # idle | training | paused | finished
-    failed = Signal(str)
-    sampled = Signal(object)  # SampleRun
-    saved = Signal(str)
+kinds: run_started (RunInfo), target_changed (RunInfo), snapshot (Snapshot), state (idle |
+training | paused | finished), failed (str), sampled (SampleRun), saved (str).
+"""
 
-    def __init__(self, mailbox: Mailbox) -> None:
-        super().__init__()
-        self.mailbox = mailbox
+
+class Engine:
+    """The training side of the app. Call commands between `tick()`s; each tick is one chunk."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
         self.trainer: Trainer | None = None
         self.state = "idle"
         self.views: frozenset[str] = frozenset(VIEW_PARTS) - {"likelihood"}
-        self._timer = QTimer(self)  # a child: it moves to the worker thread with us
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._chunk)
         self._chunk_steps = 10
         self._reset_run_state()
+
+    @property
+    def busy(self) -> bool:
+        """True while training: the host should call `tick()` again without waiting."""
+        return self.state == "training"
 
     def _reset_run_state(self) -> None:
         self._sent_losses = 0
@@ -135,18 +114,16 @@ class TrainingWorker(QObject):
         self._bounds_cache: snap.Bounds | None = None
         self._x0: torch.Tensor | None = None
 
-    # ---- commands (queued slots) -------------------------------------------------------
+    # ---- commands ------------------------------------------------------------------------
 
-    @Slot()
     def warm_up(self) -> None:
         """Pay torch's one-off optimizer set-up (it imports torch._dynamo, ~2 s on a laptop
         CPU) while the window is still being built, not when the first run starts."""
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
-    @Slot(object, object)
     def new_run(self, config: TrainConfig, dataset: Dataset2D) -> None:
         """Build a fresh Trainer and publish the untrained model's pictures at once."""
-        self._stop_timer()
+        self._halt()
         try:
             trainer = Trainer(config, dataset=dataset)
         except (ConfigError, DatasetError, RuntimeError, ValueError) as exc:
@@ -154,10 +131,9 @@ class TrainingWorker(QObject):
             return
         self._adopt(trainer)
 
-    @Slot(str)
     def load_model(self, directory: str) -> None:
         """Continue from a saved run directory (weights, optimizer, data pool, losses)."""
-        self._stop_timer()
+        self._halt()
         try:
             trainer = io.load_trainer(directory)
         except (io.CheckpointError, ConfigError, DatasetError, RuntimeError, ValueError) as exc:
@@ -168,26 +144,21 @@ class TrainingWorker(QObject):
     def _adopt(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self._reset_run_state()
-        self.runStarted.emit(self._run_info())
+        self.send("run_started", self._run_info())
         self._set_state("finished" if trainer.done else "idle")
         self._publish(force_heavy=True)
 
-    @Slot()
     def start(self) -> None:
         if self.trainer is None or self.trainer.done or self.state == "training":
             return
         self._set_state("training")
         self._rate = _Rate()
-        self._timer.start()
 
-    @Slot()
     def pause(self) -> None:
         if self.state == "training":
-            self._stop_timer()
             self._set_state("paused")
             self._publish(force_heavy=True)
 
-    @Slot(dict)
     def update_settings(self, changes: dict) -> None:
         if self.trainer is None:
             return
@@ -199,11 +170,9 @@ class TrainingWorker(QObject):
         if self.state == "finished" and not self.trainer.done:
             self._set_state("paused")  # more steps were asked for: the run can go on
         elif self.trainer.done and self.state != "finished":
-            self._stop_timer()
             self._set_state("finished")
         self._publish()
 
-    @Slot(object)
     def set_dataset(self, dataset: Dataset2D) -> None:
         """Swap the target under a live run; the model keeps training toward the new one."""
         if self.trainer is None:
@@ -216,10 +185,9 @@ class TrainingWorker(QObject):
         self._marginal = None
         self._target_t = None
         self._bounds_cache = None
-        self.targetChanged.emit(self._run_info())
+        self.send("target_changed", self._run_info())
         self._publish(force_heavy=True)
 
-    @Slot(object)
     def set_views(self, views: frozenset) -> None:
         """Which expensive parts the visible views need; the others are not computed at all."""
         added = frozenset(views) - self.views
@@ -227,9 +195,8 @@ class TrainingWorker(QObject):
         if added and self.trainer is not None and self.state != "training":
             self._publish(force_heavy=True)
 
-    @Slot(dict)
     def sample(self, request: dict) -> None:
-        """Sample the EMA model with the requested solver; emits `sampled` or `failed`."""
+        """Sample the EMA model with the requested solver; sends `sampled` or `failed`."""
         if self.trainer is None:
             self._fail("Nothing to sample yet: start a run or open a model first.")
             return
@@ -252,9 +219,8 @@ class TrainingWorker(QObject):
         if not np.isfinite(run.trajectories.samples).all():
             self._fail("Sampling produced NaN/inf: the model or the solver diverged.")
             return
-        self.sampled.emit(run)
+        self.send("sampled", run)
 
-    @Slot(str)
     def save_model(self, directory: str) -> None:
         if self.trainer is None:
             self._fail("Nothing to save yet: train or open a model first.")
@@ -264,18 +230,17 @@ class TrainingWorker(QObject):
         except OSError as exc:
             self._fail(f"Cannot save the model to {directory}: {exc}")
             return
-        self.saved.emit(str(Path(directory)))
+        self.send("saved", str(Path(directory)))
 
-    @Slot()
-    def stop(self) -> None:
-        """Stop computing (before the thread quits); the model stays as it is."""
-        self._stop_timer()
+    def _halt(self) -> None:
+        """Stop training (a new run replaces this one)."""
         if self.state == "training":
             self._set_state("paused")
 
     # ---- the training loop -------------------------------------------------------------
 
-    def _chunk(self) -> None:
+    def tick(self) -> None:
+        """One chunk of training steps (about `CHUNK_SECONDS`), then a snapshot if it is time."""
         trainer = self.trainer
         if trainer is None or self.state != "training":
             return
@@ -300,15 +265,11 @@ class TrainingWorker(QObject):
             self._publish(force_heavy=True)
             return
         self._publish()
-        self._timer.start()
-
-    def _stop_timer(self) -> None:
-        self._timer.stop()
 
     # ---- pictures ------------------------------------------------------------------------
 
     def _publish(self, force_heavy: bool = False) -> None:
-        """Put a snapshot in the mailbox if it is time (always when `force_heavy`)."""
+        """Send a snapshot if it is time (always when `force_heavy`)."""
         trainer = self.trainer
         if trainer is None:
             return
@@ -328,8 +289,7 @@ class TrainingWorker(QObject):
             **parts,
         )
         self._sent_losses = len(trainer.losses)
-        if self.mailbox.put(item):
-            self.snapshotReady.emit()
+        self.send("snapshot", item)
 
     def _heavy_parts(self, now: float, force: bool) -> dict:
         """The expensive parts that are wanted and due: all of them when forced, else the most
@@ -429,7 +389,7 @@ class TrainingWorker(QObject):
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.stateChanged.emit(state)
+            self.send("state", state)
 
     def _fail(self, message: str) -> None:
-        self.failed.emit(message)
+        self.send("failed", message)
