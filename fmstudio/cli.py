@@ -245,9 +245,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
+    from fmstudio.app.launch import start_engine_process
+
+    config = _config_from_args(args)
+    window_size(args.size)
+    if args.session is None:
+        config.make_dataset()  # a missing or bad data file fails here, before anything starts
+    engine = start_engine_process()  # its imports overlap the window's start-up
     from fmstudio.app.main import run_app  # Qt loads only for the app, never for headless use
 
-    return run_app(args, _config_from_args(args))
+    return run_app(args, config, engine)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """WxH from `--size`, or a clear error."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CLIError(f"--size must look like 1500x950, got {text!r}") from None
+    return width, height
 
 
 COMMANDS = {

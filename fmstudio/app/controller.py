@@ -16,12 +16,13 @@ starts a new one and the window says what happened.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import threading
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 
-from fmstudio.app.process import serve
+from fmstudio.app.launch import start_engine_process
 from fmstudio.app.threads import WorkerGuards, start_thread, stop_thread
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import Dataset2D
@@ -90,30 +91,28 @@ class Controller(QObject):
     sampled = Signal(object)  # SampleRun
     saved = Signal(str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        engine: tuple[BaseProcess, Connection] | None = None,
+    ) -> None:
+        """`engine`: a training process started earlier (`launch.start_engine_process`)."""
         super().__init__(parent)
         self.mailbox = Mailbox()
         self.views: frozenset[str] | None = None
-        self.process: mp.process.BaseProcess | None = None
         self.thread: QThread | None = None
         self._closing = False
         WorkerGuards.acquire()
-        self._start_process()
+        self._start_process(engine)
 
-    def _start_process(self) -> None:
-        ctx = mp.get_context("spawn")  # never fork a process that runs Qt
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=serve, args=(child,), name="fmstudio-trainer")
-        self.process.daemon = True
-        self.process.start()
-        child.close()
+    def _start_process(self, engine: tuple[BaseProcess, Connection] | None = None) -> None:
+        self.process, self.conn = engine or start_engine_process()
         self.pump = Pump(self.conn, self.mailbox)
         self.pump.event.connect(self._on_event)
         self.pump.snapshotReady.connect(self.snapshotReady)
         self.pump.ended.connect(self._on_ended)
         self.thread = start_thread(self.pump, "fmstudio-pump")
         QMetaObject.invokeMethod(self.pump, "run", Qt.ConnectionType.QueuedConnection)
-        self._send("warm_up")
         if self.views is not None:
             self._send("set_views", self.views)
 

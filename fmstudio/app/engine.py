@@ -25,7 +25,7 @@ from fmstudio.core import io
 from fmstudio.core import snapshot as snap
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, DatasetError
-from fmstudio.core.training import DivergenceError, Trainer
+from fmstudio.core.training import DivergenceError, Trainer, lr_factor
 
 TARGET_POINTS = 5000
 """Target points the views show (and W2 is measured against)."""
@@ -118,7 +118,7 @@ class Engine:
 
     def warm_up(self) -> None:
         """Pay torch's one-off optimizer set-up (it imports torch._dynamo, ~2 s on a laptop
-        CPU) while the window is still being built, not when the first run starts."""
+        CPU) while the user looks at the first picture, not when they press Train."""
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
     def new_run(self, config: TrainConfig, dataset: Dataset2D) -> None:
@@ -283,7 +283,7 @@ class Engine:
             step=trainer.step_count,
             total_steps=trainer.config.steps,
             steps_per_s=self._steps_per_s if self.state == "training" else 0.0,
-            lr=float(trainer.optimizer.param_groups[0]["lr"]),
+            lr=trainer.config.lr * lr_factor(trainer.config, trainer.step_count),
             loss_start=self._sent_losses,
             losses=losses,
             **parts,

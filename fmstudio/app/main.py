@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from fmstudio.app.style import apply_theme
 from fmstudio.app.window import MainWindow
+from fmstudio.cli import window_size
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import IMAGE_EXTENSIONS, PRESETS, load_points
 from fmstudio.core.session import DataSource
@@ -100,27 +101,19 @@ class ScriptedRun(QObject):
         self.window.close()
 
 
-def window_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--size must look like 1500x950, got {text!r}") from None
-    return width, height
+def run_app(args: argparse.Namespace, config: TrainConfig, engine=None) -> int:
+    """Open the window, apply the command line, run the event loop; the exit code.
 
-
-def run_app(args: argparse.Namespace, config: TrainConfig) -> int:
-    """Open the window, apply the command line, run the event loop; the exit code."""
-    width, height = window_size(args.size)
-    if args.session is None:
-        config.make_dataset()  # a missing or bad data file fails here, before any thread starts
+    `engine`: the training process, if the caller started it early (see `launch`).
+    """
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("fmstudio")
     app.setOrganizationName("fmstudio")
     apply_theme(app)
-    window = MainWindow()
+    window = MainWindow(engine=engine)
     try:
         app.aboutToQuit.connect(window.shutdown)
-        window.resize(width, height)
+        window.resize(*window_size(args.size))
         window.show()
         apply_arguments(window, args, config)
         script = ScriptedRun(window, args, app)

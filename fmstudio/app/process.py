@@ -19,8 +19,9 @@ import torch
 
 from fmstudio.app.engine import Engine
 
+WARM_UP_AFTER = 0.2
+"""Seconds without a command before the idle process warms torch up."""
 COMMANDS = (
-    "warm_up",
     "new_run",
     "load_model",
     "start",
@@ -43,9 +44,13 @@ def serve(conn: Connection, threads: int | None = None) -> None:
     """Run an Engine until "shutdown" (answered with "bye") or until the app goes away."""
     torch.set_num_threads(threads or torch_threads())
     engine = Engine(lambda kind, payload: conn.send((kind, payload)))
+    warm = False
     try:
         while True:
             timeout = 0.0 if engine.busy else None
+            if not warm and engine.trainer is not None and not conn.poll(WARM_UP_AFTER):
+                engine.warm_up()  # the first idle moment, after the first picture is out
+                warm = True
             while conn.poll(timeout):
                 name, args = conn.recv()
                 if name == "shutdown":

@@ -43,9 +43,10 @@ from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, ImageDensity
 from fmstudio.core.data.drawing import Drawing
 from fmstudio.core.session import DataSource
-from fmstudio.core.snapshot import SampleRun
+from fmstudio.core.snapshot import SampleRun, plot_bounds
 from fmstudio.core.training import LIVE_SETTINGS
 
+PREVIEW_POINTS = 3000
 DOCKED_VIEWS = ("loss", "field", "trajectories", "density")
 VIEW_TITLES = {
     "samples": "Samples vs target",
@@ -59,12 +60,13 @@ VIEW_TITLES = {
 class MainWindow(QMainWindow):
     """fmstudio's window. `settings` lets tests keep their preferences away from the user's."""
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, engine=None) -> None:
+        """`engine`: a training process started early (`launch.start_engine_process`)."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("fmstudio — Flow Matching studio")
         self.prefs = Prefs(settings)
-        self.controller = Controller(self)
+        self.controller = Controller(self, engine)
         self.drawing = Drawing()
         self.source = DataSource()
         self.image_path: str | None = None
@@ -384,7 +386,16 @@ class MainWindow(QMainWindow):
         self.loss_view.reset()
         self._showing_sample = False
         self.step = 0
+        self._preview_target(dataset)
         self.controller.new_run(config, dataset)
+
+    def _preview_target(self, dataset) -> None:
+        """Draw the target now, before the training process answers (seconds at start-up);
+        its own target, drawn the same way, replaces this when the run starts."""
+        points = np.asarray(dataset.sample(PREVIEW_POINTS, np.random.default_rng(0)))
+        self.samples_view.set_target(points)
+        self.samples_view.set_samples(None)
+        self.samples_view.set_bounds(plot_bounds(points))
 
     def toggle_training(self) -> None:
         if self.state == "training":

@@ -125,7 +125,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = build_model(self.model_config()).to(self.device)
         self.ema = EMA(self.model, config.ema_decay)
-        self.optimizer = self._make_optimizer()
+        self._optimizer: torch.optim.Optimizer | None = None
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(config.seed)
         self.step_count = 0
@@ -162,8 +162,9 @@ class Trainer:
         for key in changes:
             setattr(self.config, key, getattr(candidate, key))
         self.ema.decay = self.config.ema_decay
-        for group in self.optimizer.param_groups:
-            group["weight_decay"] = self.config.weight_decay
+        if self._optimizer is not None:  # a new one takes the config's value when built
+            for group in self._optimizer.param_groups:
+                group["weight_decay"] = self.config.weight_decay
         if "batch_size" in changes:
             self.coupled = None
         if "jitter" in changes and hasattr(self.dataset, "jitter"):
@@ -172,6 +173,14 @@ class Trainer:
 
     def model_config(self) -> dict:
         return self.config.model_config(dim=int(self.pool.shape[1]))
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Built on first use: torch's first optimizer in a process costs seconds (it imports
+        torch._dynamo), and the app shows an untrained model before it trains."""
+        if self._optimizer is None:
+            self._optimizer = self._make_optimizer()
+        return self._optimizer
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
