@@ -11,7 +11,7 @@ TARGET = (120, 170, 255, 90)
 SAMPLES = (255, 150, 50, 200)
 """Model samples and particles: orange, drawn on top."""
 NOISE = (200, 200, 200, 120)
-TRAJECTORY = (255, 200, 120, 70)
+TRAJECTORY = (255, 210, 140, 95)
 """Trajectories: many faint curves read as a flow."""
 MARGINAL = (255, 90, 200, 230)
 """The exact marginal field (eq. 8) overlaid on the learned one."""

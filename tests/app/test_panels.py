@@ -74,31 +74,27 @@ SAMPLING_CONTROLS = (
 )
 
 
-@pytest.fixture
-def data_panel(qtbot) -> DataPanel:
-    panel = DataPanel()
+def shown(qtbot, panel: QWidget, height: int) -> QWidget:
+    """The panel at the dock's width, shown, and closed after the test."""
     qtbot.addWidget(panel)
-    panel.resize(320, 600)
+    panel.resize(320, height)
     panel.show()
     return panel
+
+
+@pytest.fixture
+def data_panel(qtbot) -> DataPanel:
+    return shown(qtbot, DataPanel(), 600)
 
 
 @pytest.fixture
 def settings(qtbot) -> SettingsPanel:
-    panel = SettingsPanel()
-    qtbot.addWidget(panel)
-    panel.resize(320, 700)
-    panel.show()
-    return panel
+    return shown(qtbot, SettingsPanel(), 700)
 
 
 @pytest.fixture
 def sampling(qtbot) -> SamplingPanel:
-    panel = SamplingPanel()
-    qtbot.addWidget(panel)
-    panel.resize(320, 500)
-    panel.show()
-    return panel
+    return shown(qtbot, SamplingPanel(), 500)
 
 
 def child(panel: QWidget, name: str) -> QWidget:

@@ -52,7 +52,7 @@ class TrajectoryView(PlotView):
         self._t = 1.0
         self.curve_item = make_curve(style.TRAJECTORY, z=0)
         self.start_item = make_scatter(style.NOISE, size=2.0, z=1)
-        self.particle_item = make_scatter(style.SAMPLES, size=3.0, z=2)
+        self.particle_item = make_scatter(style.SAMPLES, size=2.0, z=2)  # small: paths show
         for item in (self.curve_item, self.start_item, self.particle_item):
             self.plot.addItem(item)
 
