@@ -313,3 +313,15 @@ def test_preset_noise_and_scale_reshape_the_target(window, qtbot):
     window.findChild(QDoubleSpinBox, "presetNoise").setValue(0.5)
     qtbot.waitUntil(lambda: window.run_info.config.jitter == 0.5, timeout=20000)
     assert window.current_config().scale == 2.0
+
+
+def test_reset_while_training_starts_over_cleanly(window, qtbot):
+    use_config(window, qtbot, TrainConfig(**{**FAST.to_dict(), "steps": 100000}))
+    train_until(qtbot, window, state="training")
+    qtbot.waitUntil(lambda: window.step > 20, timeout=20000)
+    runs = len(window.runs.calls)
+    QTest.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(window.runs.calls) > runs, timeout=20000)
+    qtbot.waitUntil(lambda: window.step == 0 and window.state != "training", timeout=20000)
+    assert len(window.loss_view.losses()) == 0 and window.last_error is None
+    assert window.settings_panel.widget("hidden").isEnabled()  # a fresh run: unlocked again
