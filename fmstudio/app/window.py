@@ -331,6 +331,9 @@ class MainWindow(QMainWindow):
         self.field_view.show_marginal.toggled.connect(self.action_marginal.setChecked)
         self.action_marginal.toggled.connect(self.field_view.show_marginal.setChecked)
         self.action_marginal.toggled.connect(self._update_views_wanted)
+        self.density_view.exact.setChecked(self.action_likelihood.isChecked())
+        self.density_view.exact.toggled.connect(self.action_likelihood.setChecked)
+        self.action_likelihood.toggled.connect(self.density_view.exact.setChecked)
         self.action_likelihood.toggled.connect(self._update_views_wanted)
         for dock in self.docks.values():
             dock.visibilityChanged.connect(lambda _visible: self._update_views_wanted())

@@ -325,3 +325,12 @@ def test_reset_while_training_starts_over_cleanly(window, qtbot):
     qtbot.waitUntil(lambda: window.step == 0 and window.state != "training", timeout=20000)
     assert len(window.loss_view.losses()) == 0 and window.last_error is None
     assert window.settings_panel.widget("hidden").isEnabled()  # a fresh run: unlocked again
+
+
+def test_the_density_view_switches_to_the_exact_likelihood(window, qtbot):
+    box = window.findChild(QAbstractButton, "densityExact")
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+    assert window.action_likelihood.isChecked()
+    qtbot.waitUntil(lambda: "likelihood" in window.controller.views)
+    kind = window.findChild(QLabel, "densityKind")
+    qtbot.waitUntil(lambda: kind.text() == "exact likelihood", timeout=30000)

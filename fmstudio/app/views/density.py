@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QWidget
 
 from fmstudio.app import style
-from fmstudio.app.views.plot import PlotView, make_label
+from fmstudio.app.views.plot import PlotView, make_check, make_label
 from fmstudio.core.snapshot import Density
 
 LEVEL_QUANTILE = 99.0
@@ -52,6 +52,14 @@ class DensityView(PlotView):
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         self.colorbar.getAxis("right").setTextPen(pg.mkPen(style.FOREGROUND))
         self.kind_label = make_label("densityKind", "How the density was computed")
+        self.exact = make_check(
+            "densityExact",
+            "exact",
+            "Exact model density by the change of variables (an ODE solve with the divergence "
+            "per grid point: slower, refreshed less often) instead of a histogram of samples",
+            False,
+        )
+        self.controls.addWidget(self.exact)
         self.controls.addStretch(1)
         self.controls.addWidget(self.kind_label)
         self._update_label()
