@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fmstudio.core import io
+from fmstudio.core.atomic import atomic_write
 from fmstudio.core.config import ALL_PATHS, SCHEDULES, ConfigError, TrainConfig
 from fmstudio.core.couplings import COUPLINGS
 from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
@@ -117,6 +118,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run directory (model, config, metrics)")
     p.add_argument("--resume", type=Path, help="continue the run in this directory")
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
+
+    p = sub.add_parser(
+        "compare", help="train several paths/couplings side by side; W2-vs-NFE table and figure"
+    )
+    _add_config_args(p)
+    p.add_argument(
+        "--paths",
+        required=True,
+        help="comma-separated configurations, each a path or preset with optional overrides: "
+        "'ot,vp,icfm,otcfm' or 'ot:sigma_min=0.01,ot:sigma_min=0'",
+    )
+    p.add_argument("--n", type=int, default=2000, help="samples and fresh target points for W2")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+
+    p = sub.add_parser(
+        "reflow", help="straighten a trained flow: train on its own (noise, sample) pairs"
+    )
+    p.add_argument("run", type=Path, help="run directory of the flow to reflow")
+    p.add_argument("--pairs", type=int, default=20000, help="(noise, sample) pairs to train on")
+    p.add_argument("--steps", type=int, default=2000, help="training steps of the reflow")
+    p.add_argument("--seed", type=int, help="seed (default: the run's)")
+    p.add_argument("--out", required=True, type=Path, help="run directory to write")
 
     p = sub.add_parser("app", help="open the desktop app (what `fmstudio` alone does)")
     _add_config_args(p)
@@ -244,6 +267,79 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from fmstudio.core import figure
+    from fmstudio.core.compare import compare, parse_configs
+    from fmstudio.core.snapshot import plot_bounds
+
+    configs = parse_configs(args.paths, _config_from_args(args))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    total = sum(config.steps for _, config in configs)
+    done = {name: 0 for name, _ in configs}
+
+    def progress(name: str, trainer: Trainer) -> None:
+        done[name] = trainer.step_count
+        if sys.stderr.isatty():
+            print(f"\rtraining {sum(done.values())}/{total} steps", end="", file=sys.stderr)
+
+    trainers, ladder, table = compare(configs, n=args.n, seed=args.seed + 12345, callback=progress)
+    print(file=sys.stderr)
+    for name, trainer in trainers.items():
+        io.save_checkpoint(out / _dir_name(name), trainer)
+    _write_rows(out / "w2_vs_nfe", ladder)
+    _write_rows(out / "table", table)
+    series = {f"{row['config']} {row['solver']}": [] for row in ladder if row["solver"] != "dopri5"}
+    for row in ladder:
+        if row["solver"] != "dopri5" and row["w2"] is not None:
+            series[f"{row['config']} {row['solver']}"].append((row["nfe"], row["w2"]))
+    rk4 = {key: value for key, value in series.items() if key.endswith(" rk4")}
+    chart = figure.line_chart(rk4, "W2 to fresh target points vs NFE (rk4)")
+    target = next(iter(trainers.values())).target(args.n, args.seed + 1).numpy()
+    extent = plot_bounds(target)[1]
+    panels = [figure.scatter(target, "target", (30, 30, 30), extent)]
+    for name, trainer in trainers.items():
+        samples = trainer.flow().sample(args.n, seed=args.seed, method="rk4", steps=16).x
+        panels.append(
+            figure.scatter(samples.numpy(), f"{name} (rk4, 64 NFE)", (200, 50, 40), extent)
+        )
+    figure.row([*panels, chart]).save(out / "compare.png")
+    for row in table:
+        print(
+            f"{row['config']:>16}  W2 {row['w2']:.3f}  straightness {row['straightness']:.3f}  "
+            f"dopri5 NFE {row['nfe_dopri5']}  NLL {row['nll']:.3f}"
+        )
+    print(f"wrote {out}/w2_vs_nfe.csv, table.csv, compare.png and one model per configuration")
+    return 0
+
+
+def _dir_name(config: str) -> str:
+    """A file-system-safe folder name: 'ot:sigma_min=0.1' → 'ot_sigma_min-0.1'."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in config.replace("=", "-"))
+
+
+def _write_rows(stem: Path, rows: list[dict]) -> None:
+    """Rows as CSV and JSON, atomically."""
+    columns = list(rows[0]) if rows else []
+    lines = [",".join(columns)]
+    lines += [",".join("" if r[c] is None else str(r[c]) for c in columns) for r in rows]
+    text = "\n".join(lines) + "\n"
+    atomic_write(stem.with_suffix(".csv"), lambda handle: handle.write(text.encode("utf-8")))
+    io.write_json(stem.with_suffix(".json"), rows)
+
+
+def cmd_reflow(args: argparse.Namespace) -> int:
+    from fmstudio.core.reflow import reflow_trainer
+
+    parent = io.load_trainer(args.run)
+    child = reflow_trainer(parent, pairs=args.pairs, steps=args.steps, seed=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    _train_loop(child, args.out / "metrics.jsonl", log_every=50)
+    io.save_checkpoint(args.out, child)
+    print(f"reflowed {args.run} on {args.pairs} pairs for {args.steps} steps; wrote {args.out}")
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from fmstudio.app.launch import start_engine_process
 
@@ -271,6 +367,8 @@ COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "eval": cmd_eval,
+    "compare": cmd_compare,
+    "reflow": cmd_reflow,
     "app": cmd_app,
 }
 

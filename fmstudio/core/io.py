@@ -135,6 +135,8 @@ def _train_state(trainer) -> dict[str, Tensor]:
         for name, value in state.items():
             tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
     tensors["data.pool"] = trainer.pool
+    if trainer.noise is not None:
+        tensors["data.noise"] = trainer.noise
     tensors["rng.generator"] = trainer.generator.get_state()
     tensors["losses"] = torch.tensor(trainer.losses, dtype=torch.float64)
     if trainer.coupled is not None:
@@ -196,7 +198,10 @@ def load_trainer(directory: str | os.PathLike, **overrides: Any):
         dataset = config.make_dataset()
     except DatasetError:
         dataset = PointSet(pool.numpy(), name=config.dataset)
-    trainer = Trainer(config, dataset=dataset, pool=pool)
+    noise = state.get("data.noise")
+    if noise is not None and noise.shape != pool.shape:
+        raise CheckpointError(state_path, "the reflow noise does not match the data pool")
+    trainer = Trainer(config, dataset=dataset, pool=pool, noise=noise)
     model_state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
     load_weights(trainer.model, model_state, state_path)
     load_weights(trainer.ema.model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)

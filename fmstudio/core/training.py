@@ -110,13 +110,24 @@ class Trainer:
     """Owns the model, optimizer, EMA and data pool of one run; `step()` is one CFM update."""
 
     def __init__(
-        self, config: TrainConfig, dataset: Dataset2D | None = None, pool: Tensor | None = None
+        self,
+        config: TrainConfig,
+        dataset: Dataset2D | None = None,
+        pool: Tensor | None = None,
+        noise: Tensor | None = None,
     ) -> None:
-        """`pool` (the data points a resumed run trained on) skips drawing a new one."""
+        """`pool` (the data points a resumed run trained on) skips drawing a new one.
+
+        `noise`, one row per pool row, fixes the coupling: pool[i] is always paired with
+        noise[i] (reflow trains on a flow's own (x0, x1) pairs; see `reflow.py`).
+        """
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.dataset = dataset or config.make_dataset()
         self.pool = (pool if pool is not None else self._draw_pool(config.seed)).to(self.device)
+        if noise is not None and noise.shape != self.pool.shape:
+            raise ValueError(f"noise {tuple(noise.shape)} must match the pool {tuple(pool.shape)}")
+        self.noise = None if noise is None else noise.to(self.device)
         if config.path_name == "ve" and config.sigma_max is None:
             config.sigma_max = round(default_sigma_max(self.pool[:2000].cpu()), 4)
         self.path: ProbabilityPath = make_path(config.path_name, **config.path_params())
@@ -148,6 +159,7 @@ class Trainer:
         """
         self.dataset = dataset
         self.pool = self._draw_pool(self.config.seed + self.step_count + 1).to(self.device)
+        self.noise = None  # a new target has no fixed partners
         self.config.dataset = dataset.name
         self.config.jitter = float(getattr(dataset, "jitter", 0.0))
         self.config.scale = float(getattr(dataset, "scale", 1.0))
@@ -212,9 +224,12 @@ class Trainer:
         `ot_refresh = k` a coupled minibatch is reused for k consecutive steps (with fresh t and
         bridge noise each time). k = 1, the default, couples every minibatch afresh.
         """
+        n, g = self.config.batch_size, self.generator
+        if self.noise is not None:  # a fixed coupling: draw pairs, never re-pair them
+            index = torch.randint(len(self.pool), (n,), generator=g, device=self.device)
+            return self.noise[index], self.pool[index]
         refresh = 1 if self.coupling.name == "independent" else self.config.ot_refresh
         if self.coupled is None or self.step_count % refresh == 0:
-            n, g = self.config.batch_size, self.generator
             x1 = self.pool[torch.randint(len(self.pool), (n,), generator=g, device=self.device)]
             x0 = torch.randn(x1.shape, generator=g, device=self.device)
             self.coupled = self.coupling.pair(x0, x1, g)
