@@ -28,6 +28,9 @@ POINTS_FILTER = "Points (*.npy *.csv)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp)"
 PLOT_FILTER = "PNG image (*.png);;SVG vector image (*.svg)"
 GIF_FRAMES = 48
+GIF_PARTICLE_SIZE = 4.0
+"""Particles in an exported animation: larger than live, so the motion reads at GIF size."""
+LIVE_PARTICLE_SIZE = 2.0
 
 
 class FileActions:
@@ -258,10 +261,12 @@ class FileActions:
         t_min, t_max = w.run_info.t_range if w.run_info else (0.0, 1.0)
         keep = w.time_bar.time()
         images = []
+        w.trajectory_view.set_particle_size(GIF_PARTICLE_SIZE)
         for t in np.linspace(t_min, t_max, frames):
             w.trajectory_view.set_time(float(t))
             QApplication.processEvents()
             images.append(export.grab_frame(w.trajectory_view.plot))
+        w.trajectory_view.set_particle_size(LIVE_PARTICLE_SIZE)
         w.trajectory_view.set_time(keep)
         try:
             export.save_gif(images, path, fps=20)

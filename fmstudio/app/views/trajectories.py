@@ -80,6 +80,10 @@ class TrajectoryView(PlotView):
         self._t = float(t)
         self.request("particles")
 
+    def set_particle_size(self, size: float) -> None:
+        """Particle size in pixels (an animation export draws them larger than the live view)."""
+        self.particle_item.setSize(size)
+
     def _draw_paths(self) -> None:
         traj = self._traj
         if traj is None:
