@@ -334,3 +334,27 @@ def test_the_density_view_switches_to_the_exact_likelihood(window, qtbot):
     qtbot.waitUntil(lambda: "likelihood" in window.controller.views)
     kind = window.findChild(QLabel, "densityKind")
     qtbot.waitUntil(lambda: kind.text() == "exact likelihood", timeout=30000)
+
+
+def test_drawn_points_round_trip_through_csv_and_npy(window, qtbot, tmp_path):
+    click(qtbot, window, "sourceDraw")
+    drag(window.samples_view, [(x, 0.5) for x in np.linspace(-1.0, 1.0, 5)])
+    drawn = np.array(window.drawing.points)
+    for name in ("drawn.csv", "drawn.npy"):
+        window.files.export_points(tmp_path / name)
+        click(qtbot, window, "drawClear")
+        window.files.import_points(tmp_path / name)
+        assert np.allclose(window.drawing.points, drawn, atol=1e-6)
+    assert window.last_error is None
+
+
+def test_an_image_becomes_the_target_density(window, qtbot, tmp_path):
+    ink = Image.new("L", (40, 40), 255)
+    ink.paste(0, (0, 0, 20, 20))  # only the top-left quarter is dark
+    ink.save(tmp_path / "ink.png")
+    window.use_image(str(tmp_path / "ink.png"))
+    qtbot.waitUntil(lambda: window.run_info.config.dataset.endswith("ink.png"), timeout=20000)
+    target = window.run_info.target
+    assert (target[:, 0] < 0).all() and (target[:, 1] > 0).all()
+    assert window.source.kind == "image"
+    assert window.findChild(QLabel, "imageName").text() == "ink.png"
