@@ -13,6 +13,7 @@ from fmstudio.core.paths import make_path
 from fmstudio.core.snapshot import (
     Snapshot,
     Trajectories,
+    conditional_paths,
     display_frames,
     exact_marginal_field,
     frame_times,
@@ -191,3 +192,14 @@ def test_smoothed_is_a_bias_corrected_ema():
     expected_second = (0.9 * 0.1 * 1.0 + 0.1 * 3.0) / (1 - 0.81)
     assert smoothed(values, 0.9)[1] == pytest.approx(expected_second)
     assert np.array_equal(smoothed(values, 0.0), values)
+
+
+def test_conditional_paths_run_from_noise_to_their_data_point():
+    x0 = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
+    x1 = torch.randn(20, 2, generator=torch.Generator().manual_seed(1)) + 3.0
+    ot = conditional_paths(make_path("ot"), x0, x1, [0.0, 0.5, 1.0])
+    assert np.allclose(ot.points[0], x0.numpy(), atol=1e-6)
+    assert np.allclose(ot.points[2], x1.numpy(), atol=1e-6)
+    assert np.allclose(ot.points[1], (x0 + x1).numpy() / 2, atol=1e-6)  # straight lines
+    vp = conditional_paths(make_path("vp"), x0, x1, [0.0, 0.5, 0.999])
+    assert not np.allclose(vp.points[1], (vp.points[0] + vp.points[2]) / 2, atol=1e-2)  # curved

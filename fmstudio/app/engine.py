@@ -12,6 +12,7 @@ Snapshots are throttled by time (`PUBLISH_INTERVAL`) and the expensive pictures 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -47,9 +48,25 @@ HEAVY_SHARE = 0.07
 PUBLISH_INTERVAL = 1.0 / 30.0
 """Light snapshots (losses, progress) at most 30 times a second: with chunk granularity that
 is 20-25 drawn per second, what the eye needs, and each costs the GUI a loss-plot redraw."""
-HEAVY_INTERVALS = {"trajectories": 0.2, "samples": 0.25, "field": 0.25, "likelihood": 3.0}
-"""Fastest refresh of each expensive view while training, in seconds."""
-VIEW_PARTS = ("samples", "trajectories", "field", "marginal", "density", "likelihood")
+HEAVY_INTERVALS = {
+    "trajectories": 0.2,
+    "samples": 0.25,
+    "field": 0.25,
+    "likelihood": 3.0,
+    "conditional": math.inf,
+}
+"""Fastest refresh of each picture while training; conditional paths do not depend on the model,
+so they are computed only for a new run, a new target, or when their view is switched on."""
+CONDITIONAL_PAIRS = 40
+VIEW_PARTS = (
+    "samples",
+    "trajectories",
+    "conditional",
+    "field",
+    "marginal",
+    "density",
+    "likelihood",
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,7 @@ class Engine:
         self.send = send
         self.trainer: Trainer | None = None
         self.state = "idle"
-        self.views: frozenset[str] = frozenset(VIEW_PARTS) - {"likelihood"}
+        self.views: frozenset[str] = frozenset(VIEW_PARTS) - {"likelihood", "conditional"}
         self._chunk_steps = 10
         self._reset_run_state()
 
@@ -192,8 +209,12 @@ class Engine:
         """Which expensive parts the visible views need; the others are not computed at all."""
         added = frozenset(views) - self.views
         self.views = frozenset(views)
-        if added and self.trainer is not None and self.state != "training":
-            self._publish(force_heavy=True)
+        if added and self.trainer is not None:
+            if self.state != "training":
+                self._publish(force_heavy=True)
+            else:
+                for part in added & set(HEAVY_INTERVALS):
+                    self._due[part] = 0.0  # switched on mid-run: draw it at the next chance
 
     def sample(self, request: dict) -> None:
         """Sample the EMA model with the requested solver; sends `sampled` or `failed`."""
@@ -331,6 +352,17 @@ class Engine:
         times = snap.frame_times(flow.path, TRAJECTORY_FRAMES)
         steps = TRAJECTORY_FRAMES - 1
         return {"trajectories": snap.trajectories(flow, x0, times, "midpoint", steps)}
+
+    def _conditional(self) -> dict:
+        """A few noise particles paired with target points by the run's own coupling (exact
+        OT for otcfm), and the conditional paths between them."""
+        flow, x0 = self._flow_and_noise()
+        x0 = x0[:CONDITIONAL_PAIRS]
+        x1 = self._target_tensor()[:CONDITIONAL_PAIRS].to(x0.device)
+        gen = torch.Generator(device=x0.device).manual_seed(7)
+        x0, x1 = self.trainer.coupling.pair(x0, x1, gen)
+        times = snap.frame_times(flow.path, TRAJECTORY_FRAMES)
+        return {"conditional": snap.conditional_paths(flow.path, x0, x1, times)}
 
     def _samples(self) -> dict:
         """Model samples from fixed noise (the same each time, so changes are the model's),

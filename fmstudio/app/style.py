@@ -15,6 +15,8 @@ TRAJECTORY = (255, 210, 140, 95)
 """Trajectories: many faint curves read as a flow."""
 MARGINAL = (255, 90, 200, 230)
 """The exact marginal field (eq. 8) overlaid on the learned one."""
+CONDITIONAL = (240, 240, 240, 170)
+"""Conditional paths of coupled pairs: white, over the orange learned trajectories."""
 LOSS = (255, 150, 50, 80)
 LOSS_SMOOTH = (255, 190, 110, 255)
 BRUSH = (255, 255, 255, 160)

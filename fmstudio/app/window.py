@@ -335,6 +335,7 @@ class MainWindow(QMainWindow):
         self.density_view.exact.toggled.connect(self.action_likelihood.setChecked)
         self.action_likelihood.toggled.connect(self.density_view.exact.setChecked)
         self.action_likelihood.toggled.connect(self._update_views_wanted)
+        self.trajectory_view.show_conditional.toggled.connect(self._update_views_wanted)
         for dock in self.docks.values():
             dock.visibilityChanged.connect(lambda _visible: self._update_views_wanted())
 
@@ -555,6 +556,8 @@ class MainWindow(QMainWindow):
             self.samples_view.set_samples(item.samples)
         if item.trajectories is not None and not self._showing_sample:
             self.trajectory_view.set_trajectories(item.trajectories)
+        if item.conditional is not None:
+            self.trajectory_view.set_conditional(item.conditional)
         if item.field is not None:
             self.field_view.set_frames(item.field)
         if item.density is not None:
@@ -604,6 +607,8 @@ class MainWindow(QMainWindow):
             parts.add("samples")
         if "trajectories" in visible or not self.isVisible():
             parts.add("trajectories")
+            if self.trajectory_view.show_conditional.isChecked():
+                parts.add("conditional")
         if "field" in visible or not self.isVisible():
             parts.add("field")
             if self.action_marginal.isChecked():

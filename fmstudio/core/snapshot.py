@@ -148,6 +148,22 @@ def trajectories(
     )
 
 
+def conditional_paths(
+    path: ProbabilityPath, x0: Tensor, x1: Tensor, times: Sequence[float]
+) -> Trajectories:
+    """The mean conditional paths a_t·x1 + b_t·x0 of coupled pairs (x0, x1) (eqs. 10–11, and
+    the extra bridge noise left out): straight lines for ot, curves for vp.
+
+    Drawn next to the learned trajectories they show what the model regresses on against
+    what it learned: the marginal flow, whose paths need not be any of these (Theorem 1).
+    """
+    t = torch.as_tensor(np.asarray(times), dtype=torch.float64)
+    co = path.coefficients(t)
+    a, b = co.a.float()[:, None, None], co.b.float()[:, None, None]
+    points = a * x1.float().cpu()[None] + b * x0.float().cpu()[None]
+    return Trajectories(times=np.asarray(times, dtype=np.float64), points=points.numpy(), nfe=0)
+
+
 def _box_blur(values: np.ndarray) -> np.ndarray:
     """3×3 mean filter (edges padded): takes the salt-and-pepper out of a sample histogram."""
     padded = np.pad(values, 1, mode="edge")
@@ -197,6 +213,7 @@ class Snapshot:
     losses: np.ndarray
     samples: np.ndarray | None = None
     trajectories: Trajectories | None = None
+    conditional: Trajectories | None = None
     field: FieldFrames | None = None
     density: Density | None = None
 
@@ -214,6 +231,7 @@ class Snapshot:
             losses=losses,
             samples=self.samples if self.samples is not None else older.samples,
             trajectories=self.trajectories or older.trajectories,
+            conditional=self.conditional or older.conditional,
             field=self.field or older.field,
             density=self.density or older.density,
         )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmstudio.app.engine import PARTICLES, SAMPLES, Engine
+from fmstudio.app.engine import (
+    CONDITIONAL_PAIRS,
+    PARTICLES,
+    SAMPLES,
+    TRAJECTORY_FRAMES,
+    Engine,
+)
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PointSet, PresetDataset
 from fmstudio.core.io import load_flow
@@ -169,3 +175,16 @@ def test_save_and_load_round_trip(engine, host, tmp_path):
     assert other.of("snapshot")[-1].step == 30 and again.state == "finished"
     again.load_model(str(tmp_path / "missing"))
     assert "Cannot open the model" in other.of("failed")[-1]
+
+
+def test_conditional_paths_pair_noise_and_data_by_the_runs_coupling(engine, host):
+    engine.set_views(frozenset({"conditional"}))
+    engine.new_run(TrainConfig(steps=10, path="otcfm", **SMALL), PresetDataset("moons"))
+    paths = host.of("snapshot")[-1].conditional
+    assert paths.points.shape == (TRAJECTORY_FRAMES, CONDITIONAL_PAIRS, 2)
+    x0, x1 = paths.points[0], paths.points[-1]
+    ot_cost = ((x1 - x0) ** 2).sum()
+    shuffled = ((x1[::-1] - x0) ** 2).sum()
+    assert ot_cost <= shuffled  # exact OT pairs cost no more than any other pairing
+    midway = paths.at(0.5)
+    assert np.allclose(midway, (x0 + x1) / 2, atol=1e-5)  # icfm with σ = 0: straight lines

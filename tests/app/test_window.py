@@ -358,3 +358,16 @@ def test_an_image_becomes_the_target_density(window, qtbot, tmp_path):
     assert (target[:, 0] < 0).all() and (target[:, 1] > 0).all()
     assert window.source.kind == "image"
     assert window.findChild(QLabel, "imageName").text() == "ink.png"
+
+
+def test_conditional_paths_overlay_the_learned_trajectories(window, qtbot):
+    box = window.findChild(QAbstractButton, "trajectoryShowConditional")
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "conditional" in window.controller.views)
+    item = window.trajectory_view.conditional_item
+
+    def drawn() -> bool:
+        x = item.getData()[0]
+        return item.isVisible() and x is not None and len(x) > 0
+
+    qtbot.waitUntil(drawn, timeout=20000)

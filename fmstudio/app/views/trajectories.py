@@ -53,7 +53,10 @@ class TrajectoryView(PlotView):
         self.curve_item = make_curve(style.TRAJECTORY, z=0)
         self.start_item = make_scatter(style.NOISE, size=2.0, z=1)
         self.particle_item = make_scatter(style.SAMPLES, size=2.0, z=2)  # small: paths show
-        for item in (self.curve_item, self.start_item, self.particle_item):
+        self.conditional_item = make_curve(style.CONDITIONAL, z=3)
+        self.conditional_item.setVisible(False)
+        self._conditional: Trajectories | None = None
+        for item in (self.curve_item, self.start_item, self.particle_item, self.conditional_item):
             self.plot.addItem(item)
 
         self.show_curves = make_check(
@@ -62,9 +65,19 @@ class TrajectoryView(PlotView):
             f"Show the ODE paths of up to {self.max_curves} particles",
             True,
         )
+        self.show_conditional = make_check(
+            "trajectoryShowConditional",
+            "conditional",
+            "Overlay conditional paths x_t = a_t·x1 + b_t·x0 of noise–data pairs coupled as in "
+            "training (white): what the network regresses on. The learned trajectories are the "
+            "marginal flow, which averages them (eq. 8).",
+            False,
+        )
         self.controls.addWidget(self.show_curves)
+        self.controls.addWidget(self.show_conditional)
         self.controls.addStretch(1)
         self.show_curves.toggled.connect(self.curve_item.setVisible)
+        self.show_conditional.toggled.connect(self.conditional_item.setVisible)
 
     def set_trajectories(self, traj: Trajectories | None) -> None:
         """New particle paths (None clears); redraws paths, starts and particles."""
@@ -74,6 +87,19 @@ class TrajectoryView(PlotView):
     @property
     def trajectories(self) -> Trajectories | None:
         return self._traj
+
+    def set_conditional(self, paths: Trajectories | None) -> None:
+        """Conditional paths of coupled pairs (None clears), drawn as one curve item."""
+        self._conditional = paths
+        self.request("conditional")
+
+    def _draw_conditional(self) -> None:
+        paths = self._conditional
+        if paths is None:
+            clear_curve(self.conditional_item)
+            return
+        x, y, connect = curve_arrays(np.asarray(paths.points), len(paths.points[0]))
+        self.conditional_item.setData(x=x, y=y, connect=connect)
 
     def set_time(self, t: float) -> None:
         """Move the particles to t (interpolated by `Trajectories.at`; no model call)."""
