@@ -90,6 +90,7 @@ class Controller(QObject):
     failed = Signal(str)
     sampled = Signal(object)  # SampleRun
     saved = Signal(str)
+    measured = Signal(object)  # {"ladder": [...], "table": {...}}
 
     def __init__(
         self,
@@ -142,6 +143,7 @@ class Controller(QObject):
             "failed": self.failed,
             "sampled": self.sampled,
             "saved": self.saved,
+            "measured": self.measured,
         }.get(kind)
         if signal is not None:
             signal.emit(payload)
@@ -186,6 +188,9 @@ class Controller(QObject):
 
     def save_model(self, directory: str) -> None:
         self._send("save_model", directory)
+
+    def measure(self, n: int = 1000) -> None:
+        self._send("measure", n)
 
     # ---- shutdown ------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fmstudio.core import io
+from fmstudio.core import compare, io
 from fmstudio.core import snapshot as snap
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, DatasetError
@@ -252,6 +252,26 @@ class Engine:
             self._fail(f"Cannot save the model to {directory}: {exc}")
             return
         self.send("saved", str(Path(directory)))
+
+    def measure(self, n: int = 1000) -> None:
+        """W2 vs NFE over the solver ladder and the flow table (`core.compare`) for the current
+        model, on fixed noise and fresh target points; sends `measured` or `failed`."""
+        if self.trainer is None:
+            self._fail("Nothing to measure yet: start a run first.")
+            return
+        flow = self.trainer.flow()
+        target = self._target_tensor()[:n]
+        gen = torch.Generator(device=flow.device).manual_seed(4321)
+        x0 = flow.prior(len(target), (2,), gen)
+        try:
+            ladder = compare.w2_vs_nfe(flow, target, x0)
+            table = compare.flow_report(flow, target, x0[:500], nll_points=300)
+        except (ValueError, RuntimeError, FloatingPointError) as exc:
+            self._fail(f"Measuring failed: {exc}")
+            return
+        rate = self.trainer.step_count / self.trainer.elapsed if self.trainer.elapsed else 0.0
+        table.update(step=self.trainer.step_count, steps_per_s=rate)
+        self.send("measured", {"ladder": ladder, "table": table})
 
     def _halt(self) -> None:
         """Stop training (a new run replaces this one)."""

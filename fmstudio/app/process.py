@@ -31,6 +31,7 @@ COMMANDS = (
     "set_views",
     "sample",
     "save_model",
+    "measure",
 )
 
 

@@ -17,6 +17,8 @@ MARGINAL = (255, 90, 200, 230)
 """The exact marginal field (eq. 8) overlaid on the learned one."""
 CONDITIONAL = (240, 240, 240, 170)
 """Conditional paths of coupled pairs: white, over the orange learned trajectories."""
+COMPARE_COLORS = ("#ff9632", "#6fa8ff", "#5ad28c", "#e070e0")
+"""One colour per configuration in compare mode's chart."""
 LOSS = (255, 150, 50, 80)
 LOSS_SMOOTH = (255, 190, 110, 255)
 BRUSH = (255, 255, 255, 160)

@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self._showing_sample = False
         self._locked = False
         self._closed = False
+        self.compare_window = None
 
         self._build_views()
         self._build_panels()
@@ -190,6 +191,13 @@ class MainWindow(QMainWindow):
         self.action_sample = self._action(
             "actionSample", "Sample", self.sample, "Ctrl+Return", "Sample the current model"
         )
+        self.action_compare = self._action(
+            "actionCompare",
+            "Compare paths…",
+            self.open_compare,
+            "Ctrl+K",
+            "Train several paths/couplings side by side on this target (compare mode)",
+        )
         self.action_undo = self._action(
             "actionUndoDrawing", "Undo stroke", self.undo_drawing, "Ctrl+Z", "Undo the last stroke"
         )
@@ -259,7 +267,13 @@ class MainWindow(QMainWindow):
         menu.addAction(self._action("actionQuit", "Quit", self.close, "Ctrl+Q"))
 
         menu = self.menuBar().addMenu("&Train")
-        for action in (self.action_train, self.action_reset, self.action_sample, self.action_undo):
+        for action in (
+            self.action_train,
+            self.action_reset,
+            self.action_sample,
+            self.action_compare,
+            self.action_undo,
+        ):
             menu.addAction(action)
 
         menu = self.menuBar().addMenu("&View")
@@ -416,6 +430,20 @@ class MainWindow(QMainWindow):
             self.controller.update_settings({name: value})
         elif name in LOCKED_WHILE_TRAINING and self.step == 0 and self.state != "training":
             self.new_run()
+
+    def open_compare(self, spec: str = "ot,vp,otcfm") -> None:
+        """Compare mode on this window's target and settings (model size, steps, seed)."""
+        from fmstudio.app.compare import CompareWindow, base_for_compare
+
+        try:
+            config, dataset = self.current_config(), self.current_dataset()
+        except (ConfigError, DatasetError) as exc:
+            self.show_error(str(exc))
+            return
+        if self.compare_window is not None:
+            self.compare_window.close()
+        self.compare_window = CompareWindow(base_for_compare(config), dataset, spec)
+        self.compare_window.show()
 
     def sample(self) -> None:
         self.sampling_panel.show_busy(True)
@@ -642,6 +670,8 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.time_bar.stop()
+        if self.compare_window is not None:
+            self.compare_window.close()
         self.prefs.save_layout(self.saveGeometry(), self.saveState())
         self.prefs.sync()
         self.controller.shutdown()
