@@ -68,13 +68,21 @@ class ComparePanel(QObject):
         self.measured: dict | None = None
         self.measuring = False
         self.controller = Controller(self)
-        self.controller.set_views(frozenset({"trajectories"}))
+        self._views()
+        self.view.show_conditional.toggled.connect(self._views)
         self.controller.runStarted.connect(self._on_run)
         self.controller.snapshotReady.connect(self._on_snapshot)
         self.controller.stateChanged.connect(self._on_state)
         self.controller.measured.connect(self._on_measured)
         self.controller.failed.connect(self._on_failed)
         self.controller.new_run(config, dataset)
+
+    def _views(self) -> None:
+        """Trajectories, and the conditional paths of coupled pairs when that box is checked."""
+        parts = {"trajectories"} | (
+            {"conditional"} if self.view.show_conditional.isChecked() else set()
+        )
+        self.controller.set_views(frozenset(parts))
 
     def measure(self, n: int) -> None:
         """Ask for a measurement unless one is still being computed (they take seconds)."""
@@ -95,6 +103,8 @@ class ComparePanel(QObject):
             self.loss = float(item.losses[-1])
         if item.trajectories is not None:
             self.view.set_trajectories(item.trajectories)
+        if item.conditional is not None:
+            self.view.set_conditional(item.conditional)
         self._show_status()
 
     def _on_state(self, state: str) -> None:

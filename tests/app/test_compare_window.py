@@ -65,6 +65,10 @@ def test_two_configurations_train_side_by_side_and_export(qtbot, tmp_path):
         assert figure.width >= 1000
     assert load_flow(out / "vp").sample(4, steps=2).x.shape == (4, 2)
 
+    panel = window.panels[0]  # conditional vs marginal, for one configuration
+    panel.view.show_conditional.setChecked(True)
+    qtbot.waitUntil(lambda: panel.view.conditional_item.getData()[0] is not None, timeout=20000)
+
     window.close()
     assert all(not p.controller.process.is_alive() for p in window.panels)
 
