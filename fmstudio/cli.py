@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fmstudio.core import io
-from fmstudio.core.atomic import atomic_write
+from fmstudio.core.compare import compare, folder_name, parse_configs, write_csv
 from fmstudio.core.config import ALL_PATHS, SCHEDULES, ConfigError, TrainConfig
 from fmstudio.core.couplings import COUPLINGS
 from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
@@ -269,7 +269,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from fmstudio.core import figure
-    from fmstudio.core.compare import compare, parse_configs
     from fmstudio.core.snapshot import plot_bounds
 
     configs = parse_configs(args.paths, _config_from_args(args))
@@ -286,7 +285,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     trainers, ladder, table = compare(configs, n=args.n, seed=args.seed + 12345, callback=progress)
     print(file=sys.stderr)
     for name, trainer in trainers.items():
-        io.save_checkpoint(out / _dir_name(name), trainer)
+        io.save_checkpoint(out / folder_name(name), trainer)
     _write_rows(out / "w2_vs_nfe", ladder)
     _write_rows(out / "table", table)
     series = {f"{row['config']} {row['solver']}": [] for row in ladder if row["solver"] != "dopri5"}
@@ -313,18 +312,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dir_name(config: str) -> str:
-    """A file-system-safe folder name: 'ot:sigma_min=0.1' → 'ot_sigma_min-0.1'."""
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in config.replace("=", "-"))
-
-
 def _write_rows(stem: Path, rows: list[dict]) -> None:
     """Rows as CSV and JSON, atomically."""
-    columns = list(rows[0]) if rows else []
-    lines = [",".join(columns)]
-    lines += [",".join("" if r[c] is None else str(r[c]) for c in columns) for r in rows]
-    text = "\n".join(lines) + "\n"
-    atomic_write(stem.with_suffix(".csv"), lambda handle: handle.write(text.encode("utf-8")))
+    write_csv(stem.with_suffix(".csv"), rows)
     io.write_json(stem.with_suffix(".json"), rows)
 
 

@@ -9,9 +9,7 @@ compared at the same t on the same noise.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -35,8 +33,7 @@ from fmstudio.app import export, style
 from fmstudio.app.controller import Controller
 from fmstudio.app.views import TimeBar, TrajectoryView
 from fmstudio.app.views.plot import make_plot
-from fmstudio.core.atomic import atomic_write
-from fmstudio.core.compare import parse_configs
+from fmstudio.core.compare import folder_name, parse_configs, write_csv
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D
 
@@ -59,9 +56,9 @@ class ComparePanel(QObject):
         super().__init__()
         self.name = name
         self.view = TrajectoryView(max_curves=150)
-        self.view.setObjectName(f"comparePanel_{_safe(name)}")
+        self.view.setObjectName(f"comparePanel_{folder_name(name)}")
         self.status = QLabel(name)
-        self.status.setObjectName(f"compareStatus_{_safe(name)}")
+        self.status.setObjectName(f"compareStatus_{folder_name(name)}")
         self.state = "idle"
         self.step = 0
         self.loss = float("nan")
@@ -302,12 +299,9 @@ class CompareWindow(QMainWindow):
         out.mkdir(parents=True, exist_ok=True)
         export.save_image(self, out / "compare.png")
         export.export_plot(self.chart, out / "w2_vs_nfe.svg")
-        rows = self.table_rows()
-
-        text = _csv(rows)
-        atomic_write(out / "table.csv", lambda handle: handle.write(text.encode("utf-8")))
+        write_csv(out / "table.csv", self.table_rows())
         for panel in self.panels:
-            panel.controller.save_model(str(out / _safe(panel.name)))
+            panel.controller.save_model(str(out / folder_name(panel.name)))
         return out
 
     # ---- shutdown ------------------------------------------------------------------------
@@ -327,19 +321,6 @@ class CompareWindow(QMainWindow):
         for panel in self.panels:
             panel.controller.shutdown()
         super().closeEvent(event)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name.replace("=", "-"))
-
-
-def _csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    columns = list(rows[0]) if rows else list(TABLE_COLUMNS)
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def base_for_compare(config: TrainConfig) -> TrainConfig:

@@ -10,12 +10,16 @@ path and coupling.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
+from fmstudio.core.atomic import atomic_write
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.flow import FlowModel, nll_nats
 from fmstudio.core.metrics import wasserstein2
@@ -62,6 +66,21 @@ def parse_configs(spec: str, base: TrainConfig) -> list[tuple[str, TrainConfig]]
     if not configs:
         raise ConfigError("give at least one configuration, e.g. --paths ot,vp")
     return configs
+
+
+def folder_name(config: str) -> str:
+    """A file-system-safe folder name: 'ot:sigma_min=0.1' → 'ot_sigma_min-0.1'."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in config.replace("=", "-"))
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows as CSV (None as an empty cell), written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    text = buffer.getvalue()
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def _parse_value(raw: str) -> Any:
