@@ -34,7 +34,7 @@ def measure(spec: str, seconds: float) -> dict:
     config = TrainConfig(dataset="checkerboard", steps=1_000_000, device="cpu")
     window = CompareWindow(config, PresetDataset("checkerboard"), spec)
     window.show()
-    run_for(60.0, lambda: all(p.view.trajectories is not None for p in window.panels))
+    run_for(60.0, lambda: all(p.trajectories.trajectories is not None for p in window.panels))
     window.timer.stop()  # measurements pause training: leave them out of the speed figures
     window.start()
     run_for(3.0)

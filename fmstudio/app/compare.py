@@ -1,21 +1,25 @@
 """Compare mode: two to four configurations trained side by side on the same target, seed and
 model size, with one t-slider for all, a W2-vs-NFE chart and a table that fill in as they train.
 
-Each configuration has its own training process (`Controller`), so they train in parallel and
-the OS shares the cores between them; the window only draws. The panels' axes are linked and
-the one TimeBar moves every panel's particles, so straight (ot, otcfm) and curved (vp) paths are
-compared at the same t on the same noise.
+Each configuration has its own training process (`ComparePanel` → `Controller`), so they train
+in parallel and the OS shares the cores between them; the window only draws. The panels' axes
+are linked and the one TimeBar moves every panel's particles and fields, so straight (ot, otcfm)
+and curved (vp) paths are compared at the same t on the same noise. Any trained panel can be
+reflowed into a new panel, which shows its trajectories straighten and its one- and two-step
+Euler W2 fall.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -23,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -30,105 +35,54 @@ from PySide6.QtWidgets import (
 )
 
 from fmstudio.app import export, style
-from fmstudio.app.controller import Controller
-from fmstudio.app.views import TimeBar, TrajectoryView
+from fmstudio.app.compare_panel import FINAL_POINTS, MODES, ComparePanel
+from fmstudio.app.views import TimeBar
 from fmstudio.app.views.plot import make_plot
 from fmstudio.core.compare import folder_name, parse_configs, write_csv
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D
 
-TABLE_COLUMNS = ("config", "step", "w2", "straightness", "path_energy", "nfe_dopri5", "nll")
+TABLE_COLUMNS = (
+    "config",
+    "step",
+    "w2",
+    "w2_euler1",
+    "w2_euler2",
+    "straightness",
+    "path_energy",
+    "nfe_dopri5",
+    "nll",
+    "steps_per_s",
+)
+"""The table: W2 from dopri5, and from one and two Euler steps (where reflow shines)."""
 MEASURE_EVERY_MS = 5000
 """While training, each configuration is re-measured this often (W2 vs NFE, the table)..."""
 LIVE_POINTS = 400
-"""...on this many points (a measurement pauses that configuration's training for it)..."""
-FINAL_POINTS = 1000
-"""...and on this many when it finishes or Measure is pressed."""
+"""...on this many points (a measurement pauses that configuration's training for it)."""
 MAX_CONFIGS = 4
+REFLOW_PAIRS = 10000
 
 
-class ComparePanel(QObject):
-    """One configuration: its training process, its trajectory view and its status line."""
+def table_row(name: str, measured: dict) -> dict:
+    """A table row from one measurement: the flow report plus the Euler 1- and 2-step W2."""
+    euler = {r["steps"]: r["w2"] for r in measured["ladder"] if r["solver"] == "euler"}
+    return {
+        "config": name,
+        **measured["table"],
+        "w2_euler1": euler.get(1),
+        "w2_euler2": euler.get(2),
+    }
 
-    measuredChanged = Signal()
 
-    def __init__(self, name: str, config: TrainConfig, dataset: Dataset2D) -> None:
-        super().__init__()
-        self.name = name
-        self.view = TrajectoryView(max_curves=150)
-        self.view.setObjectName(f"comparePanel_{folder_name(name)}")
-        self.status = QLabel(name)
-        self.status.setObjectName(f"compareStatus_{folder_name(name)}")
-        self.state = "idle"
-        self.step = 0
-        self.loss = float("nan")
-        self.measured: dict | None = None
-        self.measuring = False
-        self.controller = Controller(self)
-        self._views()
-        self.view.show_conditional.toggled.connect(self._views)
-        self.controller.runStarted.connect(self._on_run)
-        self.controller.snapshotReady.connect(self._on_snapshot)
-        self.controller.stateChanged.connect(self._on_state)
-        self.controller.measured.connect(self._on_measured)
-        self.controller.failed.connect(self._on_failed)
-        self.controller.new_run(config, dataset)
-
-    def _views(self) -> None:
-        """Trajectories, and the conditional paths of coupled pairs when that box is checked."""
-        parts = {"trajectories"} | (
-            {"conditional"} if self.view.show_conditional.isChecked() else set()
-        )
-        self.controller.set_views(frozenset(parts))
-
-    def measure(self, n: int) -> None:
-        """Ask for a measurement unless one is still being computed (they take seconds)."""
-        if not self.measuring:
-            self.measuring = True
-            self.controller.measure(n)
-
-    def _on_run(self, info) -> None:
-        self.view.set_target(info.target)
-        self.view.set_bounds(info.bounds)
-
-    def _on_snapshot(self) -> None:
-        item = self.controller.mailbox.take()
-        if item is None:
-            return
-        self.step = item.step
-        if len(item.losses):
-            self.loss = float(item.losses[-1])
-        if item.trajectories is not None:
-            self.view.set_trajectories(item.trajectories)
-        if item.conditional is not None:
-            self.view.set_conditional(item.conditional)
-        self._show_status()
-
-    def _on_state(self, state: str) -> None:
-        self.state = state
-        if state == "finished":
-            self.measuring = False  # the final measurement goes ahead of any pending one
-            self.measure(FINAL_POINTS)
-        self._show_status()
-
-    def _on_failed(self, message: str) -> None:
-        self.measuring = False
-        self.status.setToolTip(message)
-
-    def _on_measured(self, result: dict) -> None:
-        self.measuring = False
-        self.measured = result
-        self._show_status()
-        self.measuredChanged.emit()
-
-    def _show_status(self) -> None:
-        w2 = "" if self.measured is None else f" · W2 {self.measured['table']['w2']:.3f}"
-        self.status.setText(f"<b>{self.name}</b> · step {self.step:,} · {self.state}{w2}")
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class CompareWindow(QMainWindow):
     """The comparison: panels, shared t, chart and table; `start`, `pause`, `measure`,
-    `export_to(directory)`."""
+    `reflow(panel)`, `export_to(directory)`."""
 
     def __init__(self, base: TrainConfig, dataset: Dataset2D, spec: str = "ot,vp") -> None:
         super().__init__()
@@ -136,6 +90,33 @@ class CompareWindow(QMainWindow):
         self.setWindowTitle("fmstudio — compare paths")
         self.base, self.dataset = base, dataset
         self.panels: list[ComparePanel] = []
+        self._scratch = tempfile.TemporaryDirectory(prefix="fmstudio-compare-")
+        self._pending_reflows: dict[str, str] = {}  # saved parent directory → parent name
+        self.error = QLabel()
+        self.error.setObjectName("compareError")
+        self.error.setStyleSheet("color:#ff8080")
+        self.error.setWordWrap(True)
+        layout = QVBoxLayout()
+        layout.addLayout(self._build_run_row(spec))
+        layout.addLayout(self._build_view_row())
+        layout.addWidget(self.error)
+        layout.addWidget(self._build_figure(), 1)
+        self.time_bar = TimeBar()
+        self.time_bar.timeChanged.connect(self._set_time)
+        layout.addWidget(self.time_bar)
+        central = QWidget()
+        central.setLayout(layout)
+        self.setCentralWidget(central)
+        self.timer = QTimer(self)
+        self.timer.setInterval(MEASURE_EVERY_MS)
+        self.timer.timeout.connect(self._measure_running)
+        self.timer.start()
+        self.resize(1500, 950)
+        self.set_up()
+
+    # ---- layout --------------------------------------------------------------------------
+
+    def _build_run_row(self, spec: str) -> QHBoxLayout:
         self.spec = QLineEdit(spec)
         self.spec.setObjectName("compareConfigs")
         self.spec.setToolTip(
@@ -143,12 +124,9 @@ class CompareWindow(QMainWindow):
             "overrides, e.g. 'ot,vp,otcfm,ot:sigma_min=0.05'. All share the target, seed, "
             "model and steps of the main window's settings."
         )
-        self.error = QLabel()
-        self.error.setObjectName("compareError")
-        self.error.setStyleSheet("color:#ff8080")
-        buttons = QHBoxLayout()
-        buttons.addWidget(QLabel("Configurations"))
-        buttons.addWidget(self.spec, 1)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Configurations"))
+        row.addWidget(self.spec, 1)
         for name, text, slot, tip in (
             ("compareSetUp", "Set up", self.set_up, "Start fresh runs for these configurations"),
             ("compareStart", "Train", self.start, "Train every configuration"),
@@ -158,46 +136,78 @@ class CompareWindow(QMainWindow):
                 "compareExport",
                 "Export…",
                 self.export_dialog,
-                "Write the window (PNG), the chart (SVG), the table (CSV) and every model",
+                "Write the figure (PNG and SVG: panels, chart and table), the chart (SVG), "
+                "W2 vs NFE and the table (CSV) and every model",
             ),
         ):
             button = QPushButton(text)
             button.setObjectName(name)
             button.setToolTip(tip)
             button.clicked.connect(slot)
-            buttons.addWidget(button)
+            row.addWidget(button)
+        return row
+
+    def _build_view_row(self) -> QHBoxLayout:
+        self.mode = QComboBox()
+        self.mode.setObjectName("compareShow")
+        self.mode.addItems(list(MODES))
+        self.mode.setToolTip(
+            "What every panel shows: learned trajectories (with the conditional paths as an "
+            "option), model samples against the target, or the vector field at the slider's t "
+            "(with the exact marginal field as an option)"
+        )
+        self.mode.currentTextChanged.connect(self.show_mode)
+        self.reflow_pairs = QSpinBox()
+        self.reflow_pairs.setObjectName("compareReflowPairs")
+        self.reflow_pairs.setRange(256, 200_000)
+        self.reflow_pairs.setSingleStep(1000)
+        self.reflow_pairs.setValue(REFLOW_PAIRS)
+        self.reflow_pairs.setToolTip("(noise, sample) pairs a reflow trains on")
+        self.reflow_steps = QSpinBox()
+        self.reflow_steps.setObjectName("compareReflowSteps")
+        self.reflow_steps.setRange(1, 1_000_000)
+        self.reflow_steps.setSingleStep(100)
+        self.reflow_steps.setValue(self.base.steps)
+        self.reflow_steps.setToolTip("Training steps of a reflow")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Show"))
+        row.addWidget(self.mode)
+        row.addStretch(1)
+        row.addWidget(QLabel("Reflow (a panel's Reflow button): pairs"))
+        row.addWidget(self.reflow_pairs)
+        row.addWidget(QLabel("steps"))
+        row.addWidget(self.reflow_steps)
+        return row
+
+    def _build_figure(self) -> QWidget:
+        """The panels and, beside them, the chart and the table: what the figure export draws."""
         self.grid = QGridLayout()
-        self.time_bar = TimeBar()
-        self.time_bar.timeChanged.connect(self._set_time)
         self.chart = make_plot(aspect_locked=False)
         self.chart.setObjectName("compareChart")
         self.chart.setLogMode(x=True)
         self.chart.setLabel("bottom", "NFE")
         self.chart.setLabel("left", "W2 to the target")
+        self.chart.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)"
         self.chart.addLegend(offset=(-10, 10))
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setObjectName("compareTable")
         self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
-        side = QVBoxLayout()
-        side.addWidget(self.chart, 3)
-        side.addWidget(self.table, 2)
-        body = QHBoxLayout()
-        body.addLayout(self.grid, 3)
-        body.addLayout(side, 2)
-        layout = QVBoxLayout()
-        layout.addLayout(buttons)
-        layout.addWidget(self.error)
-        layout.addLayout(body, 1)
-        layout.addWidget(self.time_bar)
-        central = QWidget()
-        central.setLayout(layout)
-        self.setCentralWidget(central)
-        self.timer = QTimer(self)
-        self.timer.setInterval(MEASURE_EVERY_MS)
-        self.timer.timeout.connect(self._measure_running)
-        self.timer.start()
-        self.resize(1500, 900)
-        self.set_up()
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        rows = self.table.verticalHeader().defaultSectionSize()
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setFixedHeight(header + MAX_CONFIGS * rows + 2 * self.table.frameWidth())
+        top = QHBoxLayout()
+        top.addLayout(self.grid, 3)
+        top.addWidget(self.chart, 2)
+        self.figure = QWidget()
+        self.figure.setObjectName("compareFigure")
+        self.figure.setAutoFillBackground(True)  # the exported figure keeps the dark background
+        body = QVBoxLayout(self.figure)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addLayout(top, 1)
+        body.addWidget(self.table)
+        return self.figure
 
     # ---- configurations ------------------------------------------------------------------
 
@@ -213,20 +223,27 @@ class CompareWindow(QMainWindow):
             return
         self.error.setText("")
         self._stop_panels()
-        for index, (name, config) in enumerate(configs):
-            panel = ComparePanel(name, config, self.dataset)
-            panel.measuredChanged.connect(self._refresh_results)
-            box = QWidget()
-            column = QVBoxLayout(box)
-            column.setContentsMargins(0, 0, 0, 0)
-            column.addWidget(panel.status)
-            column.addWidget(panel.view, 1)
-            self.grid.addWidget(box, index // 2, index % 2)
-            if self.panels:
-                panel.view.plot.setXLink(self.panels[0].view.plot)
-                panel.view.plot.setYLink(self.panels[0].view.plot)
-            self.panels.append(panel)
+        for name, config in configs:
+            self._add_panel(name).controller.new_run(config, self.dataset)
         self._refresh_results()
+
+    def _add_panel(self, name: str) -> ComparePanel:
+        panel = ComparePanel(name)
+        panel.measuredChanged.connect(self._refresh_results)
+        panel.reflowRequested.connect(self.reflow)
+        panel.saved.connect(self._on_saved)
+        panel.failed.connect(self._on_failed)
+        panel.show_mode(self.mode.currentText())
+        if self.panels:
+            first = self.panels[0]
+            for kind, view in panel.views.items():
+                view.plot.setXLink(first.views[kind].plot)
+                view.plot.setYLink(first.views[kind].plot)
+        self.panels.append(panel)
+        index = len(self.panels) - 1
+        self.grid.addWidget(panel.widget, index // 2, index % 2)
+        panel.set_time(self.time_bar.time())
+        return panel
 
     def start(self) -> None:
         for panel in self.panels:
@@ -240,6 +257,14 @@ class CompareWindow(QMainWindow):
         for panel in self.panels:
             panel.measure(FINAL_POINTS)
 
+    def show_mode(self, mode: str) -> None:
+        """Trajectories, samples or the field, in every panel."""
+        if self.mode.currentText() != mode:
+            self.mode.setCurrentText(mode)  # comes back here through the signal
+            return
+        for panel in self.panels:
+            panel.show_mode(mode)
+
     def _measure_running(self) -> None:
         for panel in self.panels:
             if panel.state == "training":
@@ -247,7 +272,39 @@ class CompareWindow(QMainWindow):
 
     def _set_time(self, t: float) -> None:
         for panel in self.panels:
-            panel.view.set_time(t)
+            panel.set_time(t)
+
+    def _on_failed(self, message: str) -> None:
+        self.error.setText(message)
+
+    # ---- reflow --------------------------------------------------------------------------
+
+    def reflow(self, parent: ComparePanel) -> None:
+        """Straighten a trained panel's flow in a new panel: the parent is saved to a scratch
+        folder, and the new panel's process builds its pairs from it and trains at once."""
+        name = f"reflow({parent.name})"
+        if parent.step == 0:
+            self.error.setText(f"Train {parent.name} first: reflow straightens a trained flow.")
+        elif any(p.name == name for p in self.panels):
+            self.error.setText(f"{name} is already here.")
+        elif len(self.panels) >= MAX_CONFIGS:
+            self.error.setText(
+                f"At most {MAX_CONFIGS} panels: set up fewer configurations to make room for "
+                "a reflow."
+            )
+        else:
+            self.error.setText("")
+            directory = str(Path(self._scratch.name) / folder_name(parent.name))
+            self._pending_reflows[directory] = parent.name
+            parent.controller.save_model(directory)
+
+    def _on_saved(self, directory: str) -> None:
+        parent = self._pending_reflows.pop(directory, None)
+        if parent is None:
+            return  # an export's save, not a reflow's
+        panel = self._add_panel(f"reflow({parent})")
+        panel.controller.reflow(directory, self.reflow_pairs.value(), self.reflow_steps.value())
+        panel.controller.start()
 
     # ---- results -------------------------------------------------------------------------
 
@@ -255,8 +312,6 @@ class CompareWindow(QMainWindow):
         """Redraw the chart (one line per configuration and fixed-step solver family, rk4
         and euler) and the table from the latest measurements."""
         self.chart.clear()
-        rows = [p for p in self.panels if p.measured is not None]
-        self.table.setRowCount(len(rows))
         for index, panel in enumerate(self.panels):
             color = pg.mkColor(style.COMPARE_COLORS[index % len(style.COMPARE_COLORS)])
             if panel.measured is None:
@@ -272,17 +327,25 @@ class CompareWindow(QMainWindow):
                     pen = pg.mkPen(color, width=2, style=dash or pg.QtCore.Qt.PenStyle.SolidLine)
                     self.chart.plot(nfe, w2, pen=pen, symbol="o", symbolSize=5,
                                     symbolBrush=color, name=f"{panel.name} {solver}")  # fmt: skip
-        for row, panel in enumerate(rows):
-            values = {"config": panel.name, **panel.measured["table"]}
+        rows = self.table_rows()
+        self.table.setRowCount(len(rows))
+        for row, values in enumerate(rows):
             for column, key in enumerate(TABLE_COLUMNS):
-                value = values.get(key)
-                text = f"{value:.3f}" if isinstance(value, float) else str(value)
-                self.table.setItem(row, column, QTableWidgetItem(text))
+                self.table.setItem(row, column, QTableWidgetItem(_cell(values.get(key))))
         self.table.resizeColumnsToContents()
 
     def table_rows(self) -> list[dict]:
+        """The table's rows, in its column order."""
+        rows = [table_row(p.name, p.measured) for p in self.panels if p.measured is not None]
+        return [{key: row.get(key) for key in TABLE_COLUMNS} for row in rows]
+
+    def ladder_rows(self) -> list[dict]:
+        """Every configuration's W2 at every solver setting (the chart's data, and dopri5's)."""
         return [
-            {"config": p.name, **p.measured["table"]} for p in self.panels if p.measured is not None
+            {"config": p.name, **r}
+            for p in self.panels
+            if p.measured is not None
+            for r in p.measured["ladder"]
         ]
 
     def export_dialog(self) -> None:
@@ -294,11 +357,14 @@ class CompareWindow(QMainWindow):
                 self.error.setText(f"Cannot export: {exc}")
 
     def export_to(self, directory: str | Path) -> Path:
-        """The comparison figure (PNG and SVG chart), the table (CSV) and every model."""
+        """The figure (panels, chart and table) as PNG and SVG, the chart alone as SVG, the
+        W2-vs-NFE data and the table as CSV, and every model (saved by its own process)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        export.save_image(self, out / "compare.png")
+        export.save_image(self.figure, out / "compare.png")
+        export.save_svg(self.figure, out / "compare.svg", title="fmstudio comparison")
         export.export_plot(self.chart, out / "w2_vs_nfe.svg")
+        write_csv(out / "w2_vs_nfe.csv", self.ladder_rows())
         write_csv(out / "table.csv", self.table_rows())
         for panel in self.panels:
             panel.controller.save_model(str(out / folder_name(panel.name)))
@@ -309,17 +375,17 @@ class CompareWindow(QMainWindow):
     def _stop_panels(self) -> None:
         for panel in self.panels:
             panel.controller.shutdown()
-        while self.grid.count():
-            widget = self.grid.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
+            self.grid.removeWidget(panel.widget)
+            panel.widget.deleteLater()
         self.panels = []
+        self._pending_reflows.clear()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
         self.time_bar.stop()
         for panel in self.panels:
             panel.controller.shutdown()
+        self._scratch.cleanup()
         super().closeEvent(event)
 
 

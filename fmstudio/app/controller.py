@@ -167,6 +167,9 @@ class Controller(QObject):
     def load_model(self, directory: str) -> None:
         self._send("load_model", directory)
 
+    def reflow(self, directory: str, pairs: int, steps: int) -> None:
+        self._send("reflow", directory, pairs, steps)
+
     def start(self) -> None:
         self._send("start")
 

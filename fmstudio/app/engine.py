@@ -26,6 +26,7 @@ from fmstudio.core import compare, io
 from fmstudio.core import snapshot as snap
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, DatasetError
+from fmstudio.core.reflow import reflow_trainer
 from fmstudio.core.training import DivergenceError, Trainer, lr_factor
 
 TARGET_POINTS = 5000
@@ -155,6 +156,18 @@ class Engine:
             trainer = io.load_trainer(directory)
         except (io.CheckpointError, ConfigError, DatasetError, RuntimeError, ValueError) as exc:
             self._fail(f"Cannot open the model: {exc}")
+            return
+        self._adopt(trainer)
+
+    def reflow(self, directory: str, pairs: int, steps: int) -> None:
+        """A new run that straightens the flow saved in `directory` (`core.reflow`): its own
+        (noise, sample) pairs, the straight path, starting from its weights."""
+        self._halt()
+        try:
+            trainer = reflow_trainer(io.load_trainer(directory), pairs=pairs, steps=steps)
+        except (io.CheckpointError, ConfigError, DatasetError, ArithmeticError, RuntimeError,
+                ValueError) as exc:  # fmt: skip
+            self._fail(f"Cannot reflow this model: {exc}")
             return
         self._adopt(trainer)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters as pg_exporters
 from PIL import Image
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSize
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRectF, QSize
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QWidget
@@ -82,22 +83,63 @@ def _export_svg(plot: pg.PlotWidget, path: Path) -> None:
         pass
     source = exporter.getSourceRect()
     size = QSize(max(1, round(source.width())), max(1, round(source.height())))
-    target = QRectF(0, 0, size.width(), size.height())
+
+    def draw(painter: QPainter, target: QRectF) -> None:
+        painter.fillRect(target, plot.backgroundBrush())
+        exporter.render(painter, target, source)
+
+    path.write_bytes(_svg_bytes(size, plot.logicalDpiX(), "fmstudio plot", [plot], draw))
+
+
+def save_svg(widget: QWidget, path: str | os.PathLike[str], title: str = "fmstudio") -> Path:
+    """A whole widget as one vector SVG: every plot inside it as paths and symbols, the
+    labels and tables as text (Qt's SVG generator paints the widget tree)."""
+    target = Path(path)
+    _suffix(target, (".svg",))
+    QApplication.processEvents()
+    plots = widget.findChildren(pg.PlotWidget)
+    data = _svg_bytes(
+        widget.size(), widget.logicalDpiX(), title, plots, lambda p, _: widget.render(p, QPoint())
+    )
+    atomic_write(target, lambda handle: handle.write(data))
+    return target
+
+
+def _svg_bytes(
+    size: QSize,
+    dpi: int,
+    title: str,
+    plots: list[pg.PlotWidget],
+    draw: Callable[[QPainter, QRectF], None],
+) -> bytes:
+    """What `draw` paints on a `size` canvas, as SVG; the plots' items paint vector shapes.
+
+    Export mode makes scatter items paint vector symbols instead of cached pixmaps.
+    """
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     generator = QSvgGenerator()
-    generator.setFileName(str(path))
+    generator.setOutputDevice(buffer)
     generator.setSize(size)
+    target = QRectF(0, 0, size.width(), size.height())
     generator.setViewBox(target)
-    generator.setResolution(plot.logicalDpiX())  # else text and axes come out at 72/96 scale
-    generator.setTitle("fmstudio plot")
+    generator.setResolution(dpi)  # else text and axes come out at 72/96 scale
+    generator.setTitle(title)
+    exporters = [pg_exporters.SVGExporter(plot.getPlotItem()) for plot in plots]
     painter = QPainter(generator)
     try:
-        painter.fillRect(target, plot.backgroundBrush())
-        # Export mode makes scatter items paint vector symbols instead of cached pixmaps.
-        exporter.setExportMode(True, {"antialias": True, "painter": painter})
-        exporter.render(painter, target, source)
+        for exporter in exporters:
+            exporter.setExportMode(True, {"antialias": True, "painter": painter})
+        draw(painter, target)
     finally:
-        exporter.setExportMode(False)
+        for exporter in exporters:
+            exporter.setExportMode(False)
         painter.end()
+        buffer.close()
+    if data.isEmpty():
+        raise OSError(f"could not render an SVG of '{title}'")
+    return bytes(data.data())
 
 
 def _to_rgb(image: QImage) -> Image.Image:

@@ -24,6 +24,7 @@ WARM_UP_AFTER = 0.2
 COMMANDS = (
     "new_run",
     "load_model",
+    "reflow",
     "start",
     "pause",
     "update_settings",

@@ -52,7 +52,10 @@ class LossBuffer:
 class LossView(PlotView):
     """Loss vs step on a log scale; the smoothed curve is what to read, the raw one the noise."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    COMPACT_HEIGHT = 120
+
+    def __init__(self, parent: QWidget | None = None, compact: bool = False) -> None:
+        """`compact`: a short strip with only the status line above it (compare panels)."""
         super().__init__("lossView", parent, aspect_locked=False)
         self._buffer = LossBuffer()
         self._progress: tuple[int, int, float] | None = None
@@ -73,14 +76,16 @@ class LossView(PlotView):
         self.smoothing.setPrefix("smoothing ")
         self.status = make_label("lossStatus", "Training progress, speed and the smoothed loss")
         self.status.setMinimumWidth(10)
-        self.controls.addWidget(self.log_box)
-        self.controls.addWidget(self.smoothing)
-        self.controls.addStretch(1)
-        self.controls.addWidget(self.status)
-
         item = self.plot.getPlotItem()
-        item.setLabel("bottom", "step")
-        item.setLabel("left", "loss")
+        if compact:  # the log box and smoothing stay unparented and unshown, at their defaults
+            self.setFixedHeight(self.COMPACT_HEIGHT)
+        else:
+            self.controls.addWidget(self.log_box)
+            self.controls.addWidget(self.smoothing)
+            self.controls.addStretch(1)
+            item.setLabel("bottom", "step")
+            item.setLabel("left", "loss")
+        self.controls.addWidget(self.status)
         item.setLogMode(y=True)
         self.raw_curve = self._make_curve(style.LOSS, z=0)
         self.smooth_curve = self._make_curve(style.LOSS_SMOOTH, z=1)

@@ -129,14 +129,23 @@ class PlotView(QWidget):
         layout.addWidget(self.plot, 1)
         self._stale: list[str] = []
         self._target: np.ndarray | None = None
+        self._bounds: tuple = ()
         self.target_item: pg.ScatterPlotItem | None = None
         if with_target:
             self.target_item = make_scatter(target_color, size=3.0, z=-10)
             self.plot.addItem(self.target_item)
 
     def set_bounds(self, bounds: Bounds | Sequence[float]) -> None:
-        """Fix the visible range (shared by linked panels, so they show the same square)."""
-        set_plot_bounds(self.plot, bounds)
+        """Fix the visible range (shared by linked panels, so they show the same square).
+
+        Lazy like the data: a hidden view (a page of a stack) has no size yet, and an
+        aspect-locked range set then comes out far too wide when it is shown.
+        """
+        self._bounds = tuple(bounds)
+        self.request("bounds")
+
+    def _draw_bounds(self) -> None:
+        set_plot_bounds(self.plot, self._bounds)
 
     def set_target(self, points: np.ndarray | None) -> None:
         """The target cloud drawn faintly behind the view's own items (None clears it)."""

@@ -1,0 +1,184 @@
+"""One configuration of compare mode: its training process and its live views.
+
+Each panel shows one of its trajectories, samples or field views at a time (the window picks
+which, the same for every panel, so they compare like with like), a compact loss curve under
+it, and a status line with the step, state and the latest W2. Only the picture shown is
+computed by the panel's training process.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fmstudio.app.controller import Controller
+from fmstudio.app.views import FieldView, LossView, SamplesView, TrajectoryView
+from fmstudio.core.compare import folder_name
+
+MODES = ("trajectories", "samples", "field")
+"""What a panel can show; the window's "Show" choice applies to every panel."""
+FINAL_POINTS = 1000
+"""Points of the measurement taken when a configuration finishes."""
+
+
+class ComparePanel(QObject):
+    """One configuration: its controller, views, loss and status; `widget` is what to lay out.
+
+    Start it with `controller.new_run(...)` or `controller.reflow(...)`.
+    """
+
+    measuredChanged = Signal()
+    reflowRequested = Signal(object)  # this panel
+    saved = Signal(str)
+    failed = Signal(str)  # the message, named by the configuration
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.state = "idle"
+        self.step = 0
+        self.measured: dict | None = None
+        self.measuring = False
+        self.config = None
+        self.views = {
+            "trajectories": TrajectoryView(max_curves=150),
+            "samples": SamplesView(),
+            "field": FieldView(),
+        }
+        self.loss = LossView(compact=True)
+        self.stack = QStackedWidget()
+        for view in self.views.values():
+            self.stack.addWidget(view)
+        self.status = QLabel(name)
+        self.reflow_button = QToolButton()
+        self.reflow_button.setText("Reflow")
+        self.reflow_button.setToolTip(
+            "Straighten this flow: train a new panel on its own (noise, sample) pairs with the "
+            "straight path, from its weights (rectified flow)"
+        )
+        self.widget = QWidget()
+        slug = folder_name(name)
+        for widget, role in (
+            (self.widget, "comparePanel"),
+            (self.status, "compareStatus"),
+            (self.reflow_button, "compareReflow"),
+        ):
+            widget.setObjectName(f"{role}_{slug}")
+        header = QHBoxLayout()
+        header.addWidget(self.status, 1)
+        header.addWidget(self.reflow_button)
+        column = QVBoxLayout(self.widget)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addLayout(header)
+        column.addWidget(self.stack, 1)
+        column.addWidget(self.loss)
+        self.mode = MODES[0]
+
+        self.controller = Controller(self)
+        self._views()
+        self.trajectories.show_conditional.toggled.connect(self._views)
+        self.field.show_marginal.toggled.connect(self._views)
+        self.reflow_button.clicked.connect(self._on_reflow_clicked)
+        self.controller.runStarted.connect(self._on_run)
+        self.controller.snapshotReady.connect(self._on_snapshot)
+        self.controller.stateChanged.connect(self._on_state)
+        self.controller.measured.connect(self._on_measured)
+        self.controller.failed.connect(self._on_failed)
+        self.controller.saved.connect(self.saved)
+
+    @property
+    def trajectories(self) -> TrajectoryView:
+        return self.views["trajectories"]
+
+    @property
+    def samples(self) -> SamplesView:
+        return self.views["samples"]
+
+    @property
+    def field(self) -> FieldView:
+        return self.views["field"]
+
+    def show_mode(self, mode: str) -> None:
+        """Show trajectories, samples or the field (and compute only that picture)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown view {mode!r}; choose from {', '.join(MODES)}")
+        self.mode = mode
+        self.stack.setCurrentWidget(self.views[mode])
+        self._views()
+
+    def _views(self) -> None:
+        """The parts the shown view needs: its picture, plus the conditional paths or the
+        exact marginal field when their boxes are checked."""
+        parts = {self.mode}
+        if self.mode == "trajectories" and self.trajectories.show_conditional.isChecked():
+            parts.add("conditional")
+        if self.mode == "field" and self.field.show_marginal.isChecked():
+            parts.add("marginal")
+        self.controller.set_views(frozenset(parts))
+
+    def set_time(self, t: float) -> None:
+        self.trajectories.set_time(t)
+        self.field.set_time(t)
+
+    def measure(self, n: int) -> None:
+        """Ask for a measurement unless one is still being computed (they take seconds)."""
+        if not self.measuring:
+            self.measuring = True
+            self.controller.measure(n)
+
+    def _on_reflow_clicked(self) -> None:
+        self.reflowRequested.emit(self)
+
+    def _on_run(self, info) -> None:
+        self.config = info.config
+        self.loss.reset()
+        for view in self.views.values():
+            view.set_target(info.target)
+            view.set_bounds(info.bounds)
+
+    def _on_snapshot(self) -> None:
+        item = self.controller.mailbox.take()
+        if item is None:
+            return
+        self.step = item.step
+        self.loss.append(item.loss_start, item.losses)
+        self.loss.set_progress(item.step, item.total_steps, item.steps_per_s)
+        if item.trajectories is not None:
+            self.trajectories.set_trajectories(item.trajectories)
+        if item.conditional is not None:
+            self.trajectories.set_conditional(item.conditional)
+        if item.samples is not None:
+            self.samples.set_samples(item.samples)
+        if item.field is not None:
+            self.field.set_frames(item.field)
+        self._show_status()
+
+    def _on_state(self, state: str) -> None:
+        self.state = state
+        if state == "finished":
+            self.measuring = False  # the final measurement goes ahead of any pending one
+            self.measure(FINAL_POINTS)
+        self._show_status()
+
+    def _on_failed(self, message: str) -> None:
+        self.measuring = False
+        self.status.setToolTip(message)
+        self.failed.emit(f"{self.name}: {message}")
+
+    def _on_measured(self, result: dict) -> None:
+        self.measuring = False
+        self.measured = result
+        self._show_status()
+        self.measuredChanged.emit()
+
+    def _show_status(self) -> None:
+        w2 = "" if self.measured is None else f" · W2 {self.measured['table']['w2']:.3f}"
+        self.status.setText(f"<b>{self.name}</b> · step {self.step:,} · {self.state}{w2}")
