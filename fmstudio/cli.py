@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fmstudio.core import io
+from fmstudio.core import distributed, imagegrid, io
+from fmstudio.core.atomic import atomic_write
 from fmstudio.core.compare import compare, folder_name, parse_configs, write_csv
-from fmstudio.core.config import ALL_PATHS, SCHEDULES, ConfigError, TrainConfig
+from fmstudio.core.config import ALL_PATHS, SCHEDULES, UNET_PRESETS, ConfigError, TrainConfig
 from fmstudio.core.couplings import COUPLINGS
 from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
-from fmstudio.core.evaluate import evaluate
+from fmstudio.core.evaluate import evaluate, evaluate_images
 from fmstudio.core.solvers import ADAPTIVE, SOLVERS
 from fmstudio.core.training import DivergenceError, Trainer
 
@@ -53,7 +54,29 @@ def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     """The TrainConfig flags, shared by `train` and the app's scripted start."""
     d = TrainConfig()
-    p.add_argument("--dataset", default=d.dataset, help="preset name or a .npy/.csv/.png file")
+    p.add_argument(
+        "--dataset",
+        default=d.dataset,
+        help="points: a preset name or a .npy/.csv/.png file; images: digits (offline), "
+        "mnist:PATH, fashion-mnist:PATH, cifar10:PATH or folder:PATH",
+    )
+    p.add_argument("--image-size", type=int, help="images: resize to this many pixels a side")
+    p.add_argument(
+        "--channels", type=int, choices=(1, 3), help="images: 1 or 3 (default: the dataset's)"
+    )
+    p.add_argument(
+        "--unet",
+        default=d.unet,
+        choices=list(UNET_PRESETS),
+        help="images: U-Net size (tiny for a CPU, small/base for a GPU)",
+    )
+    p.add_argument("--held-out", type=int, default=d.held_out, help="images held out for bits/dim")
+    p.add_argument(
+        "--no-amp",
+        dest="amp",
+        action="store_false",
+        help="GPU: train in fp32 (default: bf16 autocast for the forward pass)",
+    )
     p.add_argument(
         "--jitter",
         type=float,
@@ -155,17 +178,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=600.0, help="scripted start: give up after this long"
     )
 
-    p = sub.add_parser("sample", help="sample a trained model to .npy, print the NFE used")
+    p = sub.add_parser(
+        "sample", help="sample a trained model to .npy/.csv (points) or PNGs (images)"
+    )
     p.add_argument("run", type=Path, help="run directory written by `fmstudio train`")
-    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--n", type=int, help="samples (default 5000 points or 64 images)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, type=Path, help="output .npy (or .csv) file")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="points: an .npy or .csv file; images: a directory (grid.png, one PNG per "
+        "sample and samples.npy)",
+    )
+    p.add_argument(
+        "--upscale", type=int, help="images: enlarge PNGs by this factor (default: to ~64 px)"
+    )
     _add_solver_args(p)
 
-    p = sub.add_parser("eval", help="print JSON: w2, nll, nfe, straightness of a trained model")
+    p = sub.add_parser(
+        "eval",
+        help="print JSON: w2, nll, nfe, straightness of a trained model (images: bits/dim, nfe)",
+    )
     p.add_argument("run", type=Path, help="run directory written by `fmstudio train`")
-    p.add_argument("--n", type=int, default=5000, help="samples and fresh target points for W2")
-    p.add_argument("--nll-n", type=int, default=1000, help="held-out points scored for NLL")
+    p.add_argument(
+        "--n", type=int, help="samples (and fresh target points for W2); default 5000, images 64"
+    )
+    p.add_argument(
+        "--nll-n", type=int, help="held-out points or images scored; default 1000, images 128"
+    )
     p.add_argument("--seed", type=int, default=12345, help="seed of samples and fresh targets")
     _add_solver_args(p, default="dopri5")
     return parser
@@ -185,47 +226,71 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.resume is not None:
-        out = args.resume
-        trainer = io.load_trainer(out, steps=args.steps, device=args.device)
-        print(f"resuming {out} at step {trainer.step_count} of {trainer.config.steps}")
-    else:
-        if args.out is None:
-            raise CLIError("train needs --out DIR (or --resume DIR)")
-        out = args.out
-        trainer = Trainer(_config_from_args(args))
-    out.mkdir(parents=True, exist_ok=True)
-    metrics_path = out / "metrics.jsonl"
-    if args.resume is None:
-        metrics_path.unlink(missing_ok=True)
-    restore = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """Train or resume a run. Under torchrun every rank trains; rank 0 alone writes and prints."""
+    out = args.resume if args.resume is not None else args.out
+    if out is None:
+        raise CLIError("train needs --out DIR (or --resume DIR)")
+    config = None if args.resume is not None else _config_from_args(args)
+    ctx = distributed.from_env(args.device)
+    main = ctx is None or ctx.is_main
     try:
-        _train_loop(trainer, metrics_path, args.log_every)
-    except KeyboardInterrupt:
-        io.save_checkpoint(out, trainer)
-        print(
-            f"\ninterrupted at step {trainer.step_count}; saved to {out}. "
-            f"Continue with: fmstudio train --resume {out}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    except DivergenceError as exc:
-        io.save_checkpoint(out, trainer)
-        raise CLIError(f"{exc} Saved the last good model to {out}.") from None
+        if config is None:
+            trainer = io.load_trainer(out, dist=ctx, steps=args.steps, device=args.device)
+            if main:
+                print(f"resuming {out} at step {trainer.step_count} of {trainer.config.steps}")
+        else:
+            trainer = Trainer(config, dist=ctx)
+        metrics_path = out / "metrics.jsonl"
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            if args.resume is None:
+                metrics_path.unlink(missing_ok=True)
+        restore_int = signal.getsignal(signal.SIGINT)
+        restore = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            _train_loop(trainer, metrics_path if main else None, args.log_every)
+        except KeyboardInterrupt:
+            if ctx is not None:  # torchrun signals every rank, maybe twice: let the save finish
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if main:
+                io.save_checkpoint(out, trainer)
+                print(
+                    f"\ninterrupted at step {trainer.step_count}; saved to {out}. "
+                    f"Continue with: fmstudio train --resume {out}",
+                    file=sys.stderr,
+                )
+            return EXIT_INTERRUPTED  # no barrier: the other ranks may have exited already
+        except DivergenceError as exc:
+            if main:
+                io.save_checkpoint(out, trainer)
+            distributed.barrier(ctx)  # all ranks raise at the same step (see Trainer.step)
+            if not main:
+                return 2  # rank 0 reports it
+            raise CLIError(f"{exc} Saved the last good model to {out}.") from None
+        finally:
+            signal.signal(signal.SIGTERM, restore)
+            signal.signal(signal.SIGINT, restore_int)
+        if main:
+            io.save_checkpoint(out, trainer)
+            print(
+                f"trained {trainer.step_count} steps in {trainer.elapsed:.1f} s "
+                f"({trainer.config.path_name}/{trainer.config.coupling_name}, "
+                f"device {trainer.device}); wrote {out}/model.safetensors and config.json"
+            )
+        distributed.barrier(ctx)
+        return 0
     finally:
-        signal.signal(signal.SIGTERM, restore)
-    io.save_checkpoint(out, trainer)
-    print(
-        f"trained {trainer.step_count} steps in {trainer.elapsed:.1f} s "
-        f"({trainer.config.path_name}/{trainer.config.coupling_name}, "
-        f"device {trainer.device}); wrote {out}/model.safetensors and config.json"
-    )
-    return 0
+        distributed.shutdown(ctx)
 
 
-def _train_loop(trainer: Trainer, metrics_path: Path, log_every: int) -> None:
+def _train_loop(trainer: Trainer, metrics_path: Path | None, log_every: int) -> None:
+    """Train to the end, logging every `log_every` steps; no path (torchrun ranks > 0): quietly."""
     from tqdm import tqdm
 
+    if metrics_path is None:
+        trainer.train(chunk=log_every)
+        return
     bar = tqdm(
         total=trainer.config.steps,
         initial=trainer.step_count,
@@ -250,19 +315,43 @@ def _train_loop(trainer: Trainer, metrics_path: Path, log_every: int) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     kwargs = _solver_kwargs(args)
     flow = io.load_flow(args.run, device=args.device)
+    images = len(flow.data_shape) == 3
+    n = args.n or (64 if images else 5000)
     start = time.perf_counter()
-    result = flow.sample(args.n, seed=args.seed, **kwargs)
+    result = flow.sample(n, seed=args.seed, **kwargs)
     elapsed = time.perf_counter() - start
-    save_points(args.out, result.x.cpu().numpy().astype(np.float32))
-    print(f"NFE {result.nfe}; {args.n} samples in {elapsed:.2f} s with {args.solver} -> {args.out}")
+    samples = result.x.float().cpu().numpy()
+    if images:
+        _write_images(samples, args.out, args.upscale)
+    else:
+        save_points(args.out, samples)
+    print(f"NFE {result.nfe}; {n} samples in {elapsed:.2f} s with {args.solver} -> {args.out}")
     return 0
+
+
+def _write_images(samples: np.ndarray, out: Path, upscale: int | None) -> None:
+    """grid.png, one PNG per sample and samples.npy (values in [-1, 1]) into `out`."""
+    if out.suffix:
+        raise CLIError(f"an image run samples into a directory, not a file: {out}")
+    scale = upscale or max(1, 64 // samples.shape[-1])
+    out.mkdir(parents=True, exist_ok=True)
+    imagegrid.save_png(imagegrid.grid(samples), out / "grid.png", upscale=scale)
+    imagegrid.save_images(samples, out, upscale=scale)
+    atomic_write(out / "samples.npy", lambda handle: np.save(handle, samples, allow_pickle=False))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     kwargs = _solver_kwargs(args)
-    report = evaluate(
-        args.run, n=args.n, nll_n=args.nll_n, seed=args.seed, device=args.device, **kwargs
-    )
+    if io.read_header(args.run)["config"].is_image:
+        report = evaluate_images(
+            args.run, n=args.n or 64, nll_n=args.nll_n or 128, seed=args.seed,
+            device=args.device, **kwargs,
+        )  # fmt: skip
+    else:
+        report = evaluate(
+            args.run, n=args.n or 5000, nll_n=args.nll_n or 1000, seed=args.seed,
+            device=args.device, **kwargs,
+        )  # fmt: skip
     print(json.dumps(report))
     return 0
 

@@ -26,6 +26,7 @@ from fmstudio.core import compare, io
 from fmstudio.core import snapshot as snap
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, DatasetError
+from fmstudio.core.evaluate import image_bits_per_dim
 from fmstudio.core.reflow import reflow_trainer
 from fmstudio.core.training import DivergenceError, Trainer, lr_factor
 
@@ -49,16 +50,25 @@ HEAVY_SHARE = 0.07
 PUBLISH_INTERVAL = 1.0 / 30.0
 """Light snapshots (losses, progress) at most 30 times a second: with chunk granularity that
 is 20-25 drawn per second, what the eye needs, and each costs the GUI a loss-plot redraw."""
+IMAGES = 64
+"""Image runs: samples in the live grid (the first few also make the x_t strip)."""
+IMAGE_FRAMES = 9
+"""Image runs: frames of x_t kept along t (the strip's columns); 8 midpoint steps."""
+BPD_IMAGES = 64
+"""Image runs: held-out images whose bits/dim is estimated live (rk4, 8 steps, Hutchinson)."""
 HEAVY_INTERVALS = {
     "trajectories": 0.2,
     "samples": 0.25,
     "field": 0.25,
     "likelihood": 3.0,
     "conditional": math.inf,
+    "bpd": 10.0,
 }
 """Fastest refresh of each picture while training; conditional paths do not depend on the model,
 so they are computed only for a new run, a new target, or when their view is switched on."""
 CONDITIONAL_PAIRS = 40
+IMAGE_PARTS = frozenset({"trajectories", "bpd"})
+"""The parts an image run can compute: x_t of fixed noise (the grid and strip) and bits/dim."""
 VIEW_PARTS = (
     "samples",
     "trajectories",
@@ -67,6 +77,7 @@ VIEW_PARTS = (
     "marginal",
     "density",
     "likelihood",
+    "bpd",
 )
 
 
@@ -139,8 +150,9 @@ class Engine:
         CPU) while the user looks at the first picture, not when they press Train."""
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
-    def new_run(self, config: TrainConfig, dataset: Dataset2D) -> None:
-        """Build a fresh Trainer and publish the untrained model's pictures at once."""
+    def new_run(self, config: TrainConfig, dataset: Dataset2D | None = None) -> None:
+        """Build a fresh Trainer and publish the untrained model's pictures at once (no
+        dataset: the config's own, which image runs load here rather than in the window)."""
         self._halt()
         try:
             trainer = Trainer(config, dataset=dataset)
@@ -237,7 +249,7 @@ class Engine:
         flow = self.trainer.flow()
         gen = torch.Generator(device=flow.device).manual_seed(int(request.get("seed", 0)))
         try:
-            x0 = flow.prior(int(request["n"]), (2,), gen)
+            x0 = flow.prior(int(request["n"]), flow.data_shape, gen)
             run = snap.sample_run(
                 flow,
                 x0,
@@ -245,7 +257,8 @@ class Engine:
                 steps=request.get("steps"),
                 atol=float(request.get("atol", 1e-5)),
                 rtol=float(request.get("rtol", 1e-5)),
-                target=self._target_tensor(),
+                target=None if self._is_image else self._target_tensor(),
+                max_frames=IMAGE_FRAMES - 1 if self._is_image else 64,
             )
         except (ValueError, RuntimeError, AssertionError) as exc:
             self._fail(f"Sampling failed: {exc}")
@@ -271,6 +284,9 @@ class Engine:
         model, on fixed noise and fresh target points; sends `measured` or `failed`."""
         if self.trainer is None:
             self._fail("Nothing to measure yet: start a run first.")
+            return
+        if self._is_image:
+            self._fail("W2 vs NFE is measured for 2-D runs; image runs report bits/dim.")
             return
         flow = self.trainer.flow()
         target = self._target_tensor()[:n]
@@ -363,8 +379,15 @@ class Engine:
         self._heavy_free_at = now + cost * (1.0 - HEAVY_SHARE) / HEAVY_SHARE
         return parts
 
+    @property
+    def _is_image(self) -> bool:
+        return self.trainer is not None and self.trainer.images is not None
+
     def _wants(self, name: str) -> bool:
-        """Whether a part is needed by a visible view (`self.views`, set by the window)."""
+        """Whether a part is needed by a visible view (`self.views`, set by the window) and
+        makes sense for this run (image runs: `IMAGE_PARTS` only; 2-D runs: all but bpd)."""
+        if (name in IMAGE_PARTS) != self._is_image and name != "trajectories":
+            return False
         if name == "samples":  # the samples view, and the histogram density drawn from them
             return "samples" in self.views or self._histogram
         return name in self.views
@@ -377,13 +400,17 @@ class Engine:
         flow = self.trainer.flow()
         if self._x0 is None:
             gen = torch.Generator(device=flow.device).manual_seed(1234)
-            self._x0 = flow.prior(PARTICLES, (2,), gen)
+            count = IMAGES if self._is_image else PARTICLES
+            self._x0 = flow.prior(count, flow.data_shape, gen)
         return flow, self._x0
 
     def _trajectories(self) -> dict:
+        """Fixed noise carried along the flow: particle paths, or for images x_t of the grid's
+        samples (the same noise every time, so the user sees the same images sharpen)."""
         flow, x0 = self._flow_and_noise()
-        times = snap.frame_times(flow.path, TRAJECTORY_FRAMES)
-        steps = TRAJECTORY_FRAMES - 1
+        frames = IMAGE_FRAMES if self._is_image else TRAJECTORY_FRAMES
+        times = snap.frame_times(flow.path, frames)
+        steps = frames - 1
         return {"trajectories": snap.trajectories(flow, x0, times, "midpoint", steps)}
 
     def _conditional(self) -> dict:
@@ -424,6 +451,17 @@ class Engine:
             frames = replace(frames, marginal=self._marginal)
         return {"field": frames}
 
+    def _bpd(self) -> dict:
+        """Bits/dim of the first held-out images: a cheap fixed-step estimate for the curve."""
+        trainer = self.trainer
+        images = trainer.target(BPD_IMAGES, seed=0).to(trainer.device)
+        levels = trainer.held_out.levels
+        flow = trainer.flow()
+        try:
+            return {"bits_per_dim": image_bits_per_dim(flow, images, levels, method="rk4", steps=8)}
+        except FloatingPointError:
+            return {}  # a diverging model: the loss curve and the banner say so
+
     def _likelihood(self) -> dict:
         return {"density": snap.likelihood_density(self.trainer.flow(), self._bounds())}
 
@@ -441,12 +479,17 @@ class Engine:
         return self._bounds_cache
 
     def _run_info(self) -> RunInfo:
+        """The run's config and target: 2-D target points and their plot bounds, or for
+        images the first held-out images and the pixel range."""
         trainer = self.trainer
-        target = self._target_tensor().numpy().copy()
+        if self._is_image:
+            target, bounds = trainer.target(IMAGES, seed=0).numpy().copy(), (-1.0, 1.0, -1.0, 1.0)
+        else:
+            target, bounds = self._target_tensor().numpy().copy(), self._bounds()
         return RunInfo(
             config=TrainConfig(**trainer.config.to_dict()),
             target=target,
-            bounds=self._bounds(),
+            bounds=bounds,
             t_range=(trainer.path.t_min, trainer.path.t_max),
             device=str(trainer.device),
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from fmstudio.app.images import ImageWindow
 from fmstudio.app.style import apply_theme
 from fmstudio.app.window import MainWindow
 from fmstudio.cli import window_size
@@ -48,7 +49,9 @@ class ScriptedRun(QObject):
     """Train → (sample) → screenshots → quit, driven by the controller's signals (a QObject, so
     they arrive queued in the GUI thread)."""
 
-    def __init__(self, window: MainWindow, args: argparse.Namespace, app: QApplication) -> None:
+    def __init__(
+        self, window: MainWindow | ImageWindow, args: argparse.Namespace, app: QApplication
+    ) -> None:
         super().__init__()
         self.window, self.args, self.app = window, args, app
         self.exit_code = 0
@@ -89,15 +92,16 @@ class ScriptedRun(QObject):
         self._finish()
 
     def _finish(self) -> None:
-        if self.args.time is not None:
-            self.window.time_bar.set_time(self.args.time)
+        time_bar = getattr(self.window, "time_bar", None)  # image mode has no t-slider
+        if self.args.time is not None and time_bar is not None:
+            time_bar.set_time(self.args.time)
         self.app.processEvents()
         if self.args.screenshot is not None:
-            self.window.files.screenshot(self.args.screenshot)
+            self.window.save_screenshot(self.args.screenshot)
         if self.args.shots is not None:
             self.args.shots.mkdir(parents=True, exist_ok=True)
             for name in self.window.views:
-                self.window.files.export_view(name, self.args.shots / f"{name}.png")
+                self.window.export_view(name, self.args.shots / f"{name}.png")
         self.window.close()
 
 
@@ -110,12 +114,14 @@ def run_app(args: argparse.Namespace, config: TrainConfig, engine=None) -> int:
     app.setApplicationName("fmstudio")
     app.setOrganizationName("fmstudio")
     apply_theme(app)
-    window = MainWindow(engine=engine)
+    image_mode = config.is_image and args.session is None
+    window = ImageWindow(config, engine=engine) if image_mode else MainWindow(engine=engine)
     try:
         app.aboutToQuit.connect(window.shutdown)
         window.resize(*window_size(args.size))
         window.show()
-        apply_arguments(window, args, config)
+        if not image_mode:
+            apply_arguments(window, args, config)
         script = ScriptedRun(window, args, app)
         QTimer.singleShot(0, script.begin)
         code = app.exec()

@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self._locked = False
         self._closed = False
         self.compare_window = None
+        self.image_window = None
 
         self._build_views()
         self._build_panels()
@@ -198,6 +199,13 @@ class MainWindow(QMainWindow):
             "Ctrl+K",
             "Train several paths/couplings side by side on this target (compare mode)",
         )
+        self.action_images = self._action(
+            "actionImages",
+            "Images…",
+            self.open_images,
+            "Ctrl+I",
+            "Image mode: train on digits, MNIST, CIFAR-10 or a folder of images",
+        )
         self.action_undo = self._action(
             "actionUndoDrawing", "Undo stroke", self.undo_drawing, "Ctrl+Z", "Undo the last stroke"
         )
@@ -272,6 +280,7 @@ class MainWindow(QMainWindow):
             self.action_reset,
             self.action_sample,
             self.action_compare,
+            self.action_images,
             self.action_undo,
         ):
             menu.addAction(action)
@@ -444,6 +453,21 @@ class MainWindow(QMainWindow):
             self.compare_window.close()
         self.compare_window = CompareWindow(base_for_compare(config), dataset, spec)
         self.compare_window.show()
+
+    def open_images(self) -> None:
+        """Image mode, on the built-in digits (its own window and training process)."""
+        from fmstudio.app.images import ImageWindow
+
+        if self.image_window is not None:
+            self.image_window.close()
+        self.image_window = ImageWindow()
+        self.image_window.show()
+
+    def save_screenshot(self, path: str | Path) -> None:
+        self.files.screenshot(path)
+
+    def export_view(self, name: str, path: str | Path) -> None:
+        self.files.export_view(name, path)
 
     def sample(self) -> None:
         self.sampling_panel.show_busy(True)
@@ -670,8 +694,9 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.time_bar.stop()
-        if self.compare_window is not None:
-            self.compare_window.close()
+        for other in (self.compare_window, self.image_window):
+            if other is not None:
+                other.close()
         self.prefs.save_layout(self.saveGeometry(), self.saveState())
         self.prefs.sync()
         self.controller.shutdown()

@@ -24,6 +24,8 @@ class FlowModel:
 
     model: nn.Module
     path: ProbabilityPath
+    data_shape: tuple[int, ...] = (2,)
+    """One sample's shape: (2,) for points, (C, H, W) for images."""
 
     @property
     def device(self) -> torch.device:
@@ -37,7 +39,7 @@ class FlowModel:
     def sample(
         self,
         n: int,
-        shape: Sequence[int] = (2,),
+        shape: Sequence[int] | None = None,
         *,
         method: str = "rk4",
         steps: int | None = None,
@@ -52,7 +54,7 @@ class FlowModel:
         if x0 is None:
             gen = torch.Generator(device=self.device)
             gen.manual_seed(seed if seed is not None else torch.seed() % 2**63)
-            x0 = self.prior(n, shape, gen)
+            x0 = self.prior(n, self.data_shape if shape is None else shape, gen)
         self.model.eval()
         return solve(
             self.model,

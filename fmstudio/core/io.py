@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from fmstudio.core.atomic import atomic_write
 from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.distributed import DistContext
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.models import build_model
 from fmstudio.core.paths import make_path
@@ -123,7 +124,7 @@ def save_checkpoint(directory: str | os.PathLike, trainer, *, resumable: bool = 
             "ema_updates": trainer.ema.updates,
             "elapsed_s": trainer.elapsed,
             "optimizer": trainer.optimizer.state_dict()["param_groups"] if resumable else None,
-            "data_dim": int(trainer.pool.shape[1]),
+            "data_shape": list(trainer.data_shape),
         },
     )
     return directory
@@ -134,7 +135,8 @@ def _train_state(trainer) -> dict[str, Tensor]:
     for index, state in trainer.optimizer.state_dict()["state"].items():
         for name, value in state.items():
             tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
-    tensors["data.pool"] = trainer.pool
+    if trainer.images is None:  # image runs reload their images from the dataset spec
+        tensors["data.pool"] = trainer.pool
     if trainer.noise is not None:
         tensors["data.noise"] = trainer.noise
     tensors["rng.generator"] = trainer.generator.get_state()
@@ -173,13 +175,31 @@ def load_flow(directory: str | os.PathLike, device: str | torch.device = "cpu") 
     except (ValueError, TypeError) as exc:
         raise CheckpointError(directory / CONFIG_FILE, str(exc)) from None
     load_weights(model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)
-    return FlowModel(model.to(device).eval(), path)
+    return FlowModel(model.to(device).eval(), path, data_shape(header, directory))
 
 
-def load_trainer(directory: str | os.PathLike, **overrides: Any):
+def data_shape(header: dict[str, Any], directory: Path) -> tuple[int, ...]:
+    """One sample's shape from config.json ((2,) for points, (C, H, W) for images)."""
+    shape = header.get("data_shape", [header.get("data_dim", 2)])
+    if not (
+        isinstance(shape, list)
+        and len(shape) in (1, 3)
+        and all(isinstance(v, int) and 1 <= v <= 4096 for v in shape)
+    ):
+        raise CheckpointError(directory / CONFIG_FILE, f"bad data_shape {shape!r}")
+    return tuple(shape)
+
+
+def load_trainer(directory: str | os.PathLike, dist: DistContext | None = None, **overrides: Any):
     """Resume a run: rebuild the Trainer and restore weights, Adam, EMA, pool, RNG and losses.
 
     `overrides` may change fields that do not alter the model (steps, device, lr, ...).
+
+    `dist` (a `distributed.DistContext`) resumes a torchrun run: every rank loads the same
+    weights, Adam state, EMA and losses. The checkpoint holds rank 0's pool and RNG only, so
+    rank 0 continues exactly, and rank r > 0 redraws its own pool (as a fresh run would) and
+    seeds its generator with `seed + r + step`, so its batches differ from those of the first
+    part of the run and from the other ranks'.
     """
     from fmstudio.core.data import DatasetError, PointSet
     from fmstudio.core.training import Trainer
@@ -192,23 +212,35 @@ def load_trainer(directory: str | os.PathLike, **overrides: Any):
     for key, value in overrides.items():
         setattr(config, key, value)
     pool = state.get("data.pool")
-    if pool is None or pool.dim() != 2:
-        raise CheckpointError(state_path, "the data pool is missing")
-    try:  # the original dataset, for fresh target points; the saved pool if its file is gone
-        dataset = config.make_dataset()
-    except DatasetError:
-        dataset = PointSet(pool.numpy(), name=config.dataset)
+    if config.is_image:
+        try:  # image runs keep no copy of their images: the dataset must be readable
+            dataset = config.make_dataset()
+        except DatasetError as exc:
+            raise CheckpointError(directory, f"cannot reload the run's images: {exc}") from None
+    else:
+        if pool is None or pool.dim() != 2:
+            raise CheckpointError(state_path, "the data pool is missing")
+        try:  # the original dataset, for fresh target points; the saved pool if its file is gone
+            dataset = config.make_dataset()
+        except DatasetError:
+            dataset = PointSet(pool.numpy(), name=config.dataset)
     noise = state.get("data.noise")
-    if noise is not None and noise.shape != pool.shape:
+    if noise is not None and (pool is None or noise.shape != pool.shape):
         raise CheckpointError(state_path, "the reflow noise does not match the data pool")
-    trainer = Trainer(config, dataset=dataset, pool=pool, noise=noise)
+    main = dist is None or dist.is_main
+    if not main and noise is None:
+        pool = None  # the saved pool is rank 0's: draw this rank's own
+    trainer = Trainer(config, dataset=dataset, pool=pool, noise=noise, dist=dist)
     model_state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
     load_weights(trainer.model, model_state, state_path)
     load_weights(trainer.ema.model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)
     _restore_optimizer(trainer, state, header, state_path)
-    trainer.generator.set_state(state["rng.generator"])
+    if main:
+        trainer.generator.set_state(state["rng.generator"])
+    else:
+        trainer.generator.manual_seed(config.seed + dist.rank + header["step"])
     trainer.losses = state["losses"].tolist()
-    if "coupled.x0" in state and "coupled.x1" in state:
+    if main and "coupled.x0" in state and "coupled.x1" in state:
         trainer.coupled = (
             state["coupled.x0"].to(trainer.device),
             state["coupled.x1"].to(trainer.device),

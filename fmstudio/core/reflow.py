@@ -25,7 +25,7 @@ def reflow_pairs(
     if abs(flow.path.prior_std() - 1.0) > 1e-12:
         raise ValueError("reflow needs a flow whose prior is N(0, I); the VE path's prior is wider")
     gen = torch.Generator(device=flow.device).manual_seed(seed)
-    x0 = flow.prior(n, (2,), gen)
+    x0 = flow.prior(n, flow.data_shape, gen)
     x1 = flow.sample(n, x0=x0, method=method, steps=steps).x
     if not torch.isfinite(x1).all():
         raise FloatingPointError("the flow's samples are not finite: nothing to reflow")

@@ -216,6 +216,8 @@ class Snapshot:
     conditional: Trajectories | None = None
     field: FieldFrames | None = None
     density: Density | None = None
+    bits_per_dim: float | None = None
+    """Image runs: bits/dim of a held-out batch at `step` (a live, fixed-step estimate)."""
 
     def merged_after(self, older: Snapshot) -> Snapshot:
         """This snapshot, keeping `older`'s losses before it and its heavy parts if newer lacks."""
@@ -234,6 +236,7 @@ class Snapshot:
             conditional=self.conditional or older.conditional,
             field=self.field or older.field,
             density=self.density or older.density,
+            bits_per_dim=self.bits_per_dim if self.bits_per_dim is not None else older.bits_per_dim,
         )
 
 
@@ -252,7 +255,7 @@ def smoothed(losses: np.ndarray, weight: float) -> np.ndarray:
 @dataclass(frozen=True)
 class SampleRun:
     """One sampling run as the app reports it: trajectories, the NFE and time the solve took,
-    and W2 to fresh target points (None when no target was given)."""
+    and W2 to fresh target points (None when no target was given, as for images)."""
 
     trajectories: Trajectories
     nfe: int
@@ -281,6 +284,7 @@ def sample_run(
     rtol: float = 1e-5,
     target: Tensor | None = None,
     w2_points: int = 2000,
+    max_frames: int = 64,
 ) -> SampleRun:
     """Sample from the noise x0 and keep the trajectories for display.
 
@@ -292,11 +296,11 @@ def sample_run(
     if method in ADAPTIVE:
         result = flow.sample(len(x0), x0=x0, method=method, atol=atol, rtol=rtol)
         seconds = time.perf_counter() - start
-        traj = trajectories_adaptive(flow, x0, method, atol, rtol)
+        traj = trajectories_adaptive(flow, x0, method, atol, rtol, min(33, max_frames + 1))
     else:
         if steps is None or steps < 1:
             raise ValueError(f"{method} needs a number of steps >= 1")
-        frames = display_frames(flow.path, steps)
+        frames = display_frames(flow.path, steps, max_frames)
         result = flow.sample(len(x0), x0=x0, method=method, steps=steps, t_eval=list(frames))
         seconds = time.perf_counter() - start
         assert result.trajectory is not None

@@ -5,6 +5,9 @@ either. What makes it at least as fast as the textbook loop of the same model:
 - data comes from a pool drawn once on the device (a gather per step, no per-step numpy),
 - Adam runs as one fused kernel (`fused=True`) and EMA as one foreach lerp,
 - the divergence check reads one scalar per step, which the CPU has anyway.
+
+Under torchrun (`distributed.DistContext`) each rank trains its own shard of the data on its
+own device and DistributedDataParallel averages the gradients, so the weights stay identical.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
+from fmstudio.core import distributed
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.couplings import Coupling, make_coupling
 from fmstudio.core.data import Dataset2D
+from fmstudio.core.data.images import ImageDataset
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.models import build_model
 from fmstudio.core.paths import ProbabilityPath, default_sigma_max, make_path
@@ -93,6 +99,14 @@ class EMA:
         torch._foreach_lerp_(ema, list(model.parameters()), 1.0 - decay)
 
 
+def draw_pool(dataset, images: ImageDataset | None, seed: int) -> Tensor:
+    """The training data: `POOL_SIZE` draws of a 2-D dataset, or exactly the training images."""
+    if images is not None:  # a finite set: train on its images, not on draws with repeats
+        return torch.from_numpy(images.images)
+    drawn = dataset.sample(POOL_SIZE, np.random.default_rng(seed))
+    return torch.from_numpy(np.ascontiguousarray(drawn, dtype=np.float32))
+
+
 def lr_factor(config: TrainConfig, step: int) -> float:
     """Linear warm-up, then constant, cosine or linear decay to 0 at `config.steps`."""
     if step < config.warmup_steps:
@@ -112,43 +126,96 @@ class Trainer:
     def __init__(
         self,
         config: TrainConfig,
-        dataset: Dataset2D | None = None,
+        dataset: Dataset2D | ImageDataset | None = None,
         pool: Tensor | None = None,
         noise: Tensor | None = None,
+        dist: distributed.DistContext | None = None,
     ) -> None:
         """`pool` (the data points a resumed run trained on) skips drawing a new one.
 
         `noise`, one row per pool row, fixes the coupling: pool[i] is always paired with
         noise[i] (reflow trains on a flow's own (x0, x1) pairs; see `reflow.py`).
+
+        Images train on the dataset's own images minus a held-out split (`config.held_out`,
+        at most a tenth), which `target` returns for bits/dim and sample quality.
+
+        `dist` (a torchrun run) trains data-parallel on `dist.device`: rank r takes every
+        world_size-th training image from the r-th on, or draws its own 2-D pool (seed
+        `seed + 1009 r`), and its own batches (generator seed `seed + r`). Each rank's batch is
+        `batch_size`, so a step averages world_size × batch_size points. Rank 0's 2-D pool and
+        its draws are a single process's; a given `pool` (with `noise`) is used whole.
         """
         self.config = config.validate()
-        self.device = resolve_device(config.device)
+        self.dist = dist
+        self.rank = 0 if dist is None else dist.rank
+        self.device = resolve_device(config.device) if dist is None else dist.device
         self.dataset = dataset or config.make_dataset()
-        self.pool = (pool if pool is not None else self._draw_pool(config.seed)).to(self.device)
+        self.images, self.held_out = self._split_images(self.dataset)
+        if pool is None:
+            pool = self._draw_pool(self.dataset, self.images, config.seed)
+        self.pool = pool.to(self.device)
         if noise is not None and noise.shape != self.pool.shape:
             raise ValueError(f"noise {tuple(noise.shape)} must match the pool {tuple(pool.shape)}")
         self.noise = None if noise is None else noise.to(self.device)
         if config.path_name == "ve" and config.sigma_max is None:
             config.sigma_max = round(default_sigma_max(self.pool[:2000].cpu()), 4)
+            if dist is not None:  # every rank's pool differs: all take rank 0's path
+                config.sigma_max = distributed.broadcast_from_main(config.sigma_max)
         self.path: ProbabilityPath = make_path(config.path_name, **config.path_params())
         sigma = getattr(self.path, "sigma", 1.0) or 1.0
         self.coupling: Coupling = make_coupling(config.coupling_name, sinkhorn_reg=2 * sigma**2)
         torch.manual_seed(config.seed)
         self.model = build_model(self.model_config()).to(self.device)
+        self.channels_last = self.device.type == "cuda" and self.pool.dim() == 4
+        if self.channels_last:  # NHWC convolutions: tensor cores without layout transposes
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.amp = config.amp and self.device.type == "cuda"
+        """bf16 autocast for the forward pass on GPUs; the loss and the weights stay fp32."""
         self.ema = EMA(self.model, config.ema_decay)
+        self.net: nn.Module = self.model if dist is None else self._data_parallel(dist)
+        """What `step` runs forward: the model, or its DDP wrapper that averages gradients.
+        Everything else (EMA, optimizer, checkpoints) uses the plain `model`."""
         self._optimizer: torch.optim.Optimizer | None = None
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(config.seed)
+        self.generator.manual_seed(config.seed + self.rank)
         self.step_count = 0
         self.coupled: tuple[Tensor, Tensor] | None = None
         self.losses: list[float] = []
         self.elapsed = 0.0
         """Seconds spent in `run`, summed over resumes (for steps/s and metrics.jsonl)."""
 
-    def _draw_pool(self, seed: int) -> Tensor:
-        rng = np.random.default_rng(seed)
-        drawn = np.ascontiguousarray(self.dataset.sample(POOL_SIZE, rng), dtype=np.float32)
-        return torch.from_numpy(drawn)
+    def _data_parallel(self, dist: distributed.DistContext) -> DistributedDataParallel:
+        """The model under DDP, which also copies rank 0's initial weights to every rank."""
+        device_ids = [dist.local_rank] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self.model, device_ids=device_ids)
+
+    def _draw_pool(self, dataset, images: ImageDataset | None, seed: int) -> Tensor:
+        """This rank's training data: its shard of the images or its own draw of 2-D points."""
+        if self.dist is None:
+            return draw_pool(dataset, images, seed)
+        if images is None:
+            return draw_pool(dataset, None, seed + 1009 * self.rank)
+        shard = draw_pool(dataset, images, seed)[self.rank :: self.dist.world_size]
+        if len(shard) == 0:
+            raise ValueError(
+                f"{len(images.images)} training images cannot be shared by "
+                f"{self.dist.world_size} processes"
+            )
+        return shard.contiguous()
+
+    def _split_images(self, dataset) -> tuple[ImageDataset | None, ImageDataset | None]:
+        """(train, held-out) images, or (None, None) for 2-D points."""
+        if not isinstance(dataset, ImageDataset):
+            return None, None
+        held = min(self.config.held_out, len(dataset) // 10)
+        if held < 1:  # too few images to hold any out: score on the training images
+            return dataset, dataset
+        return dataset.split(held, seed=self.config.seed)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """One data point's shape: (2,) for points, (C, H, W) for images."""
+        return tuple(int(v) for v in self.pool.shape[1:])
 
     def set_dataset(self, dataset: Dataset2D) -> None:
         """Train on a new target from the next step on (the app's live drawing).
@@ -157,8 +224,15 @@ class Trainer:
         starting over. The pool is redrawn with a seed tied to the step, so runs stay
         reproducible.
         """
-        self.dataset = dataset
-        self.pool = self._draw_pool(self.config.seed + self.step_count + 1).to(self.device)
+        images, held_out = self._split_images(dataset)
+        pool = self._draw_pool(dataset, images, self.config.seed + self.step_count + 1)
+        if tuple(pool.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"the new target's points have shape {tuple(pool.shape[1:])}, the model's "
+                f"{self.data_shape}: start a new run for it"
+            )
+        self.dataset, self.images, self.held_out = dataset, images, held_out
+        self.pool = pool.to(self.device)
         self.noise = None  # a new target has no fixed partners
         self.config.dataset = dataset.name
         self.config.jitter = float(getattr(dataset, "jitter", 0.0))
@@ -184,7 +258,7 @@ class Trainer:
             self.set_dataset(self.dataset)  # the pool holds jittered draws: draw it again
 
     def model_config(self) -> dict:
-        return self.config.model_config(dim=int(self.pool.shape[1]))
+        return self.config.model_config(self.data_shape)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -236,19 +310,32 @@ class Trainer:
         return self.coupled
 
     def step(self) -> float:
-        """One CFM update. Raises DivergenceError (weights untouched) on a non-finite loss."""
+        """One CFM update. Raises DivergenceError (weights untouched) on a non-finite loss.
+
+        Data-parallel, the loss recorded and checked is the mean over ranks: a NaN on any rank
+        makes it NaN on all, and the clipped gradient norm is computed from the averaged
+        gradients, which every rank holds identically. So all ranks take the same decision at
+        the same step, and none is left waiting in a collective for a rank that stopped.
+        """
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr * lr_factor(self.config, self.step_count)
         t, xt, ut = self.batch()
         self.model.train()
-        loss = (self.model(xt, t) - ut).square().mean()
+        if self.channels_last:
+            xt = xt.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            prediction = self.net(xt, t)
+        loss = (prediction.float() - ut).square().mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        reported = loss.detach()
+        if self.dist is not None:  # one scalar, after DDP's gradient all-reduce
+            reported = distributed.mean_over_ranks(reported)
         if self.config.grad_clip > 0:
             norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            value, norm_value = torch.stack([loss.detach(), norm]).tolist()
+            value, norm_value = torch.stack([reported, norm]).tolist()
         else:
-            value = norm_value = loss.item()
+            value = norm_value = reported.item()
         if not (math.isfinite(value) and math.isfinite(norm_value)):
             self.optimizer.zero_grad(set_to_none=True)
             raise DivergenceError(self.step_count + 1, value)
@@ -286,9 +373,15 @@ class Trainer:
 
     def flow(self) -> FlowModel:
         """The EMA model with its path, ready to sample or score."""
-        return FlowModel(self.ema.model, self.path)
+        return FlowModel(self.ema.model, self.path, self.data_shape)
 
     def target(self, n: int, seed: int) -> Tensor:
-        """Fresh points from the dataset (held out from the training pool by the seed)."""
+        """Fresh points from the dataset (held out from the training pool by the seed), or
+        the first n held-out images (the same batch each time, so scores compare)."""
+        if self.held_out is not None:
+            images = self.held_out.images
+            if n > len(images):
+                images = self.held_out.sample(n, np.random.default_rng(seed))
+            return torch.from_numpy(np.ascontiguousarray(images[:n]))
         points = self.dataset.sample(n, np.random.default_rng(seed))
         return torch.from_numpy(np.asarray(points, dtype=np.float32))

@@ -79,6 +79,7 @@ class LossView(PlotView):
         item = self.plot.getPlotItem()
         if compact:  # the log box and smoothing stay unparented and unshown, at their defaults
             self.setFixedHeight(self.COMPACT_HEIGHT)
+            item.getAxis("left").setStyle(maxTextLevel=0)  # decades only: a short axis
         else:
             self.controls.addWidget(self.log_box)
             self.controls.addWidget(self.smoothing)

@@ -1,7 +1,18 @@
-"""2-D datasets for the trainer: toy presets, user point sets and images as densities."""
+"""Datasets for the trainer: 2-D toy presets, point sets and image densities, and image sets."""
 
 from fmstudio.core.data.errors import DatasetError
 from fmstudio.core.data.image import ImageDensity
+from fmstudio.core.data.images import (
+    IMAGE_KINDS,
+    ImageDataset,
+    is_image_spec,
+    load_cifar10,
+    load_digits,
+    load_folder,
+    load_idx,
+    pixels_to_unit,
+    resolve_images,
+)
 from fmstudio.core.data.points import (
     Dataset2D,
     PointSet,
@@ -15,15 +26,24 @@ from fmstudio.core.data.toy import PRESETS, make_preset
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "IMAGE_KINDS",
     "PRESETS",
     "Dataset2D",
     "DatasetError",
+    "ImageDataset",
     "ImageDensity",
     "PointSet",
     "PresetDataset",
+    "is_image_spec",
+    "load_cifar10",
+    "load_digits",
+    "load_folder",
+    "load_idx",
     "load_points",
     "make_preset",
+    "pixels_to_unit",
     "resolve_dataset",
+    "resolve_images",
     "save_points",
     "validate_points",
 ]

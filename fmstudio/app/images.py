@@ -1,0 +1,374 @@
+"""Image mode: train flow matching on an image dataset and watch samples form.
+
+The window shows a grid of samples from fixed noise (the same noise at every refresh, so the
+user watches the same images sharpen), a strip of x_t along t for the first few of them, the
+held-out images they should resemble, the loss and the bits/dim of held-out images. Training
+runs in its own process like the 2-D window's (`Controller`), which also loads the dataset, so
+a 60000-image file never passes through the window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fmstudio.app import export
+from fmstudio.app.controller import Controller
+from fmstudio.app.panels import forms
+from fmstudio.app.panels.sampling import SamplingPanel
+from fmstudio.app.views import LossView
+from fmstudio.app.views.images import BitsPerDimView, ImageTilesView
+from fmstudio.core import imagegrid
+from fmstudio.core.config import ALL_PATHS, UNET_PRESETS, ConfigError, TrainConfig
+from fmstudio.core.snapshot import SampleRun
+
+DEFAULT_CONFIG = TrainConfig(
+    dataset="digits",
+    unet="tiny",
+    steps=4000,
+    batch_size=128,
+    lr=2e-3,
+    warmup_steps=200,
+    ema_decay=0.999,
+    held_out=256,
+)
+"""The offline default: 8×8 digits, which a laptop CPU turns into recognisable digits in
+minutes (benchmarks/RESULTS.md, "digits")."""
+STRIP_IMAGES = 8
+"""Samples whose x_t is shown along t."""
+SOURCES = (
+    ("digits", "digits (8×8, built in)"),
+    ("mnist", "MNIST / Fashion-MNIST IDX file…"),
+    ("cifar10", "CIFAR-10 batches folder…"),
+    ("folder", "Folder of images…"),
+)
+
+
+class ImageWindow(QMainWindow):
+    """The image-mode window: settings row, sample grid, x_t strip, target, loss, bits/dim."""
+
+    def __init__(self, config: TrainConfig | None = None, engine=None) -> None:
+        super().__init__()
+        self.setObjectName("imageWindow")
+        self.setWindowTitle("fmstudio — images")
+        self.spec = (config or DEFAULT_CONFIG).dataset
+        self.state = "idle"
+        self.step = 0
+        self.samples = None
+        """The images on show (live grid or the last Sample), what Export writes."""
+        self.last_error = ""
+        self.controller = Controller(self, engine)
+        self.controller.set_views(frozenset({"trajectories", "bpd"}))
+        self._build(config or DEFAULT_CONFIG)
+        self.controller.runStarted.connect(self._on_run_started)
+        self.controller.snapshotReady.connect(self._on_snapshot)
+        self.controller.stateChanged.connect(self._on_state)
+        self.controller.sampled.connect(self._on_sampled)
+        self.controller.saved.connect(self._on_saved)
+        self.controller.failed.connect(self.show_error)
+        self.resize(1400, 900)
+        self.new_run()
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def _build(self, config: TrainConfig) -> None:
+        self.error = forms.error_label("imageError")
+        self.grid_view = ImageTilesView("imageSamples", "samples from fixed noise")
+        self.strip_view = ImageTilesView("imageStrip", "x_t along t (noise → data)")
+        self.target_view = ImageTilesView("imageTarget", "held-out images")
+        self.loss_view = LossView()
+        self.bpd_view = BitsPerDimView()
+        self.views = {
+            "samples": self.grid_view,
+            "strip": self.strip_view,
+            "target": self.target_view,
+            "loss": self.loss_view,
+            "bits_per_dim": self.bpd_view,
+        }
+        grid = QGridLayout()
+        grid.addWidget(self.grid_view, 0, 0, 2, 1)
+        grid.addWidget(self.strip_view, 0, 1)
+        grid.addWidget(self.target_view, 1, 1)
+        grid.addWidget(self.loss_view, 2, 0)
+        grid.addWidget(self.bpd_view, 2, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 3)
+        grid.setRowStretch(2, 2)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.addLayout(self._build_run_row(config))
+        column.addWidget(self.error)
+        column.addLayout(grid, 1)
+        self.setCentralWidget(central)
+        self.sampling_panel = SamplingPanel()
+        self.sampling_panel.set_request({"n": 64, "method": "midpoint", "steps": 16})
+        self.sampling_panel.sampleRequested.connect(self.sample)
+        dock = QDockWidget("Sampling", self)
+        dock.setObjectName("dock_imageSampling")
+        dock.setWidget(self.sampling_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        for keys, slot in (("Space", self.toggle_training), ("Ctrl+Return", self.sample)):
+            QShortcut(QKeySequence(keys), self, activated=slot)
+        self.status = QLabel()
+        self.status.setObjectName("imageStatus")
+        self.statusBar().addPermanentWidget(self.status)
+
+    def _build_run_row(self, config: TrainConfig) -> QVBoxLayout:
+        self.source = forms.combo(
+            "imageSource",
+            "The images to learn: the built-in 8×8 digits (offline), or files you have",
+            [(label, kind, "") for kind, label in SOURCES],
+        )
+        self.source.activated.connect(self._on_source_chosen)
+        self.source_label = forms.hint_label("imageSpec", config.dataset)
+        self.size = forms.int_spin(
+            "imageSize", "Resize images to this many pixels a side (0: as stored)", 0, 256, 0
+        )
+        self.size.setValue(config.image_size or 0)
+        self.channels = forms.combo(
+            "imageChannels",
+            "Grayscale or colour (as stored: the dataset's own)",
+            [("as stored", None, ""), ("grayscale", 1, ""), ("RGB", 3, "")],
+        )
+        forms.set_combo_value(self.channels, config.channels)
+        self.unet = forms.combo(
+            "imageUnet",
+            "U-Net size: tiny trains on a CPU in minutes; small and base want a GPU",
+            [(name, name, "") for name in UNET_PRESETS],
+        )
+        forms.set_combo_value(self.unet, config.unet)
+        self.path = forms.combo(
+            "imagePath", "Probability path (or path + coupling preset)", list(ALL_PATHS)
+        )
+        forms.set_combo_value(self.path, config.path)
+        self.steps = forms.int_spin("imageSteps", "Training steps", 1, 10_000_000, config.steps)
+        self.batch = forms.int_spin("imageBatch", "Images per step", 2, 4096, config.batch_size)
+        self.lr = forms.sci_spin("imageLr", "Peak learning rate", 1e-6, 1.0, config.lr)
+        self._base = config
+        top = QHBoxLayout()
+        for label, widget in (
+            ("Data", self.source),
+            ("", self.source_label),
+            ("size", self.size),
+            ("", self.channels),
+            ("U-Net", self.unet),
+            ("path", self.path),
+        ):
+            if label:
+                top.addWidget(QLabel(label))
+            top.addWidget(widget)
+        top.addStretch(1)
+        bottom = QHBoxLayout()
+        for label, widget in (("steps", self.steps), ("batch", self.batch), ("lr", self.lr)):
+            bottom.addWidget(QLabel(label))
+            bottom.addWidget(widget)
+        for name, text, slot, tip in (
+            ("imageNewRun", "New run", self.new_run, "A fresh model with these settings"),
+            ("imageTrain", "Train", self.toggle_training, "Train or pause (Space)"),
+            ("imageExportGrid", "Export grid…", self.export_grid_dialog, "The grid as one PNG"),
+            (
+                "imageExportImages",
+                "Export images…",
+                self.export_images_dialog,
+                "One PNG per image shown, into a folder",
+            ),
+            ("imageSaveModel", "Save model…", self.save_model_dialog, "safetensors + JSON"),
+        ):
+            button = forms.push_button(name, text, tip)
+            button.clicked.connect(slot)
+            bottom.addWidget(button)
+            if name == "imageTrain":
+                self.train_button = button
+        bottom.addStretch(1)
+        rows = QVBoxLayout()
+        rows.addLayout(top)
+        rows.addLayout(bottom)
+        return rows
+
+    # ---- runs -----------------------------------------------------------------------------
+
+    def current_config(self) -> TrainConfig:
+        """The settings row as a TrainConfig (ConfigError if impossible)."""
+        return dataclasses.replace(
+            self._base,
+            dataset=self.spec,
+            image_size=self.size.value() or None,
+            channels=self.channels.currentData(),
+            unet=self.unet.currentData(),
+            path=self.path.currentData(),
+            steps=self.steps.value(),
+            batch_size=self.batch.value(),
+            lr=self.lr.value(),
+        ).validate()
+
+    def new_run(self) -> None:
+        """A fresh model on the chosen images; the training process loads them."""
+        try:
+            config = self.current_config()
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        self.clear_error()
+        self.controller.new_run(config, None)
+
+    def set_dataset(self, spec: str) -> None:
+        """Train on other images ('digits', 'mnist:PATH', ...) from a fresh run."""
+        self.spec = spec
+        self.source_label.setText(spec)
+        self.new_run()
+
+    def toggle_training(self) -> None:
+        if self.state == "training":
+            self.controller.pause()
+        else:
+            self.controller.start()
+
+    def sample(self) -> None:
+        self.sampling_panel.show_busy(True)
+        self.controller.sample(self.sampling_panel.request())
+
+    def _on_source_chosen(self) -> None:
+        kind = self.source.currentData()
+        if kind == "digits":
+            self.set_dataset("digits")
+            return
+        if kind == "mnist":
+            path, _ = QFileDialog.getOpenFileName(
+                self, "An MNIST/Fashion-MNIST image file (IDX, may be .gz)"
+            )
+        else:
+            path = QFileDialog.getExistingDirectory(self, "A folder of images or CIFAR batches")
+        if path:
+            self.set_dataset(f"{kind}:{path}")
+
+    # ---- events ---------------------------------------------------------------------------
+
+    def _on_run_started(self, info) -> None:
+        self.step = 0
+        self.samples = None
+        self.loss_view.reset()
+        self.bpd_view.reset()
+        self.target_view.set_grid(info.target)
+        shape = "×".join(str(v) for v in info.target.shape[1:])
+        self.target_view.set_caption(f"held-out images ({shape})")
+        self.status.setText(f"{info.config.dataset} · device {info.device}")
+
+    def _on_snapshot(self) -> None:
+        item = self.controller.mailbox.take()
+        if item is None:
+            return
+        self.step = item.step
+        self.loss_view.append(item.loss_start, item.losses)
+        self.loss_view.set_progress(item.step, item.total_steps, item.steps_per_s)
+        if item.trajectories is not None and item.trajectories.points.ndim == 5:
+            self._show_frames(
+                item.trajectories.points, f"samples from fixed noise, step {item.step:,}"
+            )
+        if item.bits_per_dim is not None:
+            self.bpd_view.add(item.step, item.bits_per_dim)
+
+    def _show_frames(self, frames, caption: str) -> None:
+        """The last frame as the grid, the first few images' frames as the x_t strip."""
+        self.samples = frames[-1]
+        self.grid_view.set_grid(self.samples)
+        self.grid_view.set_caption(caption)
+        self.strip_view.set_strip(frames[:, :STRIP_IMAGES])
+
+    def _on_state(self, state: str) -> None:
+        self.state = state
+        self.train_button.setText("Pause" if state == "training" else "Train")
+
+    def _on_sampled(self, run: SampleRun) -> None:
+        self.sampling_panel.show_busy(False)
+        self.sampling_panel.show_result(run.nfe, None, run.seconds)
+        caption = f"sampled: {run.method}, NFE {run.nfe}, {run.seconds:.2f} s"
+        self._show_frames(run.trajectories.points, caption)
+
+    def _on_saved(self, path: str) -> None:
+        self.statusBar().showMessage(f"Saved model to {path}", 5000)
+
+    # ---- export ---------------------------------------------------------------------------
+
+    def export_grid(self, path: str | Path, upscale: int | None = None) -> Path | None:
+        """The images on show as one PNG grid (enlarged to ~64 px a tile by default)."""
+        if self.samples is None:
+            self.show_error("No samples yet: wait for the first picture or press Sample.")
+            return None
+        scale = upscale or max(1, 64 // self.samples.shape[-1])
+        try:
+            return imagegrid.save_png(imagegrid.grid(self.samples), path, upscale=scale)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Cannot export the grid: {exc}")
+            return None
+
+    def export_images(self, directory: str | Path, upscale: int | None = None) -> list[Path]:
+        """Each image on show as its own PNG in `directory`."""
+        if self.samples is None:
+            self.show_error("No samples yet: wait for the first picture or press Sample.")
+            return []
+        scale = upscale or max(1, 64 // self.samples.shape[-1])
+        try:
+            return imagegrid.save_images(self.samples, directory, upscale=scale)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Cannot export the images: {exc}")
+            return []
+
+    def export_grid_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the grid", "", "PNG image (*.png)")
+        if path:
+            self.export_grid(path)
+
+    def export_images_dialog(self) -> None:
+        directory = QFileDialog.getExistingDirectory(self, "Export the images into")
+        if directory:
+            self.export_images(directory)
+
+    def save_model_dialog(self) -> None:
+        directory = QFileDialog.getExistingDirectory(self, "Save the model into")
+        if directory:
+            self.controller.save_model(directory)
+
+    def export_view(self, name: str, path: str | Path) -> None:
+        """One view as PNG or SVG (the scripted start's `--shots`)."""
+        try:
+            export.export_plot(self.views[name].plot, path)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Cannot export the view: {exc}")
+
+    def save_screenshot(self, path: str | Path) -> None:
+        try:
+            export.save_image(self, path)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Cannot save the screenshot: {exc}")
+
+    # ---- errors and shutdown ---------------------------------------------------------------
+
+    def show_error(self, message: str) -> None:
+        self.last_error = message
+        forms.show_error(self.error, message)
+        self.sampling_panel.show_busy(False)
+
+    def clear_error(self) -> None:
+        forms.show_error(self.error, None)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
