@@ -149,8 +149,7 @@ class ComparePanel(QObject):
         if item is None:
             return
         self.step = item.step
-        self.loss.append(item.loss_start, item.losses)
-        self.loss.set_progress(item.step, item.total_steps, item.steps_per_s)
+        self.loss.add_snapshot(item)
         if item.trajectories is not None:
             self.trajectories.set_trajectories(item.trajectories)
         if item.conditional is not None:

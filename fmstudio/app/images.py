@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QGridLayout,
@@ -38,15 +39,15 @@ from fmstudio.core.snapshot import SampleRun
 DEFAULT_CONFIG = TrainConfig(
     dataset="digits",
     unet="tiny",
-    steps=4000,
+    steps=2500,
     batch_size=128,
     lr=2e-3,
     warmup_steps=200,
     ema_decay=0.999,
     held_out=256,
 )
-"""The offline default: 8×8 digits, which a laptop CPU turns into recognisable digits in
-minutes (benchmarks/RESULTS.md, "digits")."""
+"""The offline default: 8×8 digits, which 2 CPU cores turn into recognisable digits in about
+four minutes (benchmarks/RESULTS.md, "Digits on a CPU")."""
 STRIP_IMAGES = 8
 """Samples whose x_t is shown along t."""
 SOURCES = (
@@ -134,6 +135,7 @@ class ImageWindow(QMainWindow):
             "The images to learn: the built-in 8×8 digits (offline), or files you have",
             [(label, kind, "") for kind, label in SOURCES],
         )
+        self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.source.activated.connect(self._on_source_chosen)
         self.source_label = forms.hint_label("imageSpec", config.dataset)
         self.size = forms.int_spin(
@@ -273,8 +275,7 @@ class ImageWindow(QMainWindow):
         if item is None:
             return
         self.step = item.step
-        self.loss_view.append(item.loss_start, item.losses)
-        self.loss_view.set_progress(item.step, item.total_steps, item.steps_per_s)
+        self.loss_view.add_snapshot(item)
         if item.trajectories is not None and item.trajectories.points.ndim == 5:
             self._show_frames(
                 item.trajectories.points, f"samples from fixed noise, step {item.step:,}"

@@ -593,8 +593,7 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         self.step = item.step
-        self.loss_view.append(item.loss_start, item.losses)
-        self.loss_view.set_progress(item.step, item.total_steps, item.steps_per_s)
+        self.loss_view.add_snapshot(item)
         if self.progress.maximum() != item.total_steps:
             self.progress.setMaximum(item.total_steps)
         # Repaint the bar per 0.5% of the run (or at its end), not on every snapshot.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDoubleSpinBox, QWidget
 
 from fmstudio.app import style
@@ -53,6 +54,7 @@ class LossView(PlotView):
     """Loss vs step on a log scale; the smoothed curve is what to read, the raw one the noise."""
 
     COMPACT_HEIGHT = 120
+    COMPACT_REDRAW_MS = 200
 
     def __init__(self, parent: QWidget | None = None, compact: bool = False) -> None:
         """`compact`: a short strip with only the status line above it (compare panels)."""
@@ -77,8 +79,12 @@ class LossView(PlotView):
         self.status = make_label("lossStatus", "Training progress, speed and the smoothed loss")
         self.status.setMinimumWidth(10)
         item = self.plot.getPlotItem()
+        self._redraw: QTimer | None = None
         if compact:  # the log box and smoothing stay unparented and unshown, at their defaults
             self.setFixedHeight(self.COMPACT_HEIGHT)
+            # Up to four of these redraw side by side: 5 times a second each is plenty.
+            self._redraw = QTimer(self, singleShot=True, interval=self.COMPACT_REDRAW_MS)
+            self._redraw.timeout.connect(self._redraw_curves)
             item.getAxis("left").setStyle(maxTextLevel=0)  # decades only: a short axis
         else:
             self.controls.addWidget(self.log_box)
@@ -106,8 +112,19 @@ class LossView(PlotView):
     def append(self, loss_start: int, losses: np.ndarray) -> None:
         """Add the losses of steps [loss_start, loss_start + len); a restart (0) truncates."""
         self._buffer.append(loss_start, losses)
-        self.request("curves")
+        if self._redraw is None:
+            self.request("curves")
+        elif not self._redraw.isActive():
+            self._redraw.start()
         self._update_status()
+
+    def _redraw_curves(self) -> None:
+        self.request("curves")
+
+    def add_snapshot(self, item) -> None:
+        """A snapshot's new losses and progress (what every window's loss curve takes)."""
+        self.append(item.loss_start, item.losses)
+        self.set_progress(item.step, item.total_steps, item.steps_per_s)
 
     def set_progress(self, step: int, total: int, steps_per_s: float) -> None:
         """Progress for the status line; the x axis spans the whole run, fixed.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -53,3 +55,20 @@ def describe_os_error(exc: OSError, fallback: str = "cannot read file") -> str:
     if isinstance(exc, PermissionError):
         return "permission denied"
     return f"{fallback} ({exc.strerror or exc})"
+
+
+@contextlib.contextmanager
+def reading_image(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn whatever Pillow raises while opening and decoding `path` into one DatasetError."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        yield
+    except UnidentifiedImageError as exc:
+        raise DatasetError("not a recognized image file", path) from exc
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(f"image is too large ({exc})", path) from exc
+    except OSError as exc:  # missing, unreadable, or a decoder's "truncated" error
+        raise DatasetError(describe_os_error(exc, "corrupt or truncated image"), path) from exc
+    except (ValueError, SyntaxError, EOFError) as exc:  # what Pillow raises on bad chunks
+        raise DatasetError(f"corrupt or truncated image ({exc})", path) from exc

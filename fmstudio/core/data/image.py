@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from fmstudio.core.data.errors import DatasetError, check_count, check_positive, describe_os_error
+from fmstudio.core.data.errors import DatasetError, check_count, check_positive, reading_image
 
 
 class ImageDensity:
@@ -54,18 +54,9 @@ class ImageDensity:
         """
         size = check_count(max_size, "max_size")
         power = check_positive(gamma, "gamma")
-        try:
-            with Image.open(path) as img:
-                img.load()
-                gray = _flatten_to_gray(img)
-        except UnidentifiedImageError as exc:
-            raise DatasetError("not a recognized image file", path) from exc
-        except Image.DecompressionBombError as exc:
-            raise DatasetError(f"image is too large ({exc})", path) from exc
-        except OSError as exc:  # missing, unreadable, or a decoder's "truncated" error
-            raise DatasetError(describe_os_error(exc, "corrupt or truncated image"), path) from exc
-        except (ValueError, SyntaxError, EOFError) as exc:  # what Pillow raises on bad chunks
-            raise DatasetError(f"corrupt or truncated image ({exc})", path) from exc
+        with reading_image(path), Image.open(path) as img:
+            img.load()
+            gray = _flatten_to_gray(img)
         gray.thumbnail((size, size), Image.Resampling.BOX)
         ink = (1.0 - np.asarray(gray, dtype=np.float64) / 255.0) ** power
         try:

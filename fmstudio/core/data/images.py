@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from fmstudio.core.data.errors import DatasetError, check_count, describe_os_error
+from fmstudio.core.data.errors import DatasetError, check_count, describe_os_error, reading_image
 
 IMAGE_KINDS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10", "folder")
 FOLDER_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -589,19 +589,10 @@ def _folder_files(root: Path) -> list[Path]:
 
 def _load_picture(path: Path, size: int | None, mode: str) -> Image.Image:
     """One picture, upright (EXIF), alpha composited onto white, cropped and resized."""
-    try:
-        with Image.open(path) as picture:
-            picture.load()
-            upright = ImageOps.exif_transpose(picture)
-            return _fit(_flatten(upright), size, mode)
-    except UnidentifiedImageError as exc:
-        raise DatasetError("not a recognized image file", path) from exc
-    except Image.DecompressionBombError as exc:
-        raise DatasetError(f"image is too large ({exc})", path) from exc
-    except OSError as exc:  # missing, unreadable, or a decoder's "truncated" error
-        raise DatasetError(describe_os_error(exc, "corrupt or truncated image"), path) from exc
-    except (ValueError, SyntaxError, EOFError) as exc:  # what Pillow raises on bad chunks
-        raise DatasetError(f"corrupt or truncated image ({exc})", path) from exc
+    with reading_image(path), Image.open(path) as picture:
+        picture.load()
+        upright = ImageOps.exif_transpose(picture)
+        return _fit(_flatten(upright), size, mode)
 
 
 def _flatten(picture: Image.Image) -> Image.Image:
