@@ -386,7 +386,7 @@ class Engine:
     def _wants(self, name: str) -> bool:
         """Whether a part is needed by a visible view (`self.views`, set by the window) and
         makes sense for this run (image runs: `IMAGE_PARTS` only; 2-D runs: all but bpd)."""
-        if (name in IMAGE_PARTS) != self._is_image and name != "trajectories":
+        if name not in (IMAGE_PARTS if self._is_image else set(HEAVY_INTERVALS) - {"bpd"}):
             return False
         if name == "samples":  # the samples view, and the histogram density drawn from them
             return "samples" in self.views or self._histogram

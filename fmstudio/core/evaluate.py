@@ -7,7 +7,6 @@ trajectories are. Compare runs by these, not by their loss.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from typing import Any
@@ -89,7 +88,7 @@ def image_bits_per_dim(
     """
     width = 2.0 / (levels - 1)
     gen = torch.Generator().manual_seed(seed)
-    noise = torch.rand(images.shape, generator=gen) - 0.5
+    noise = (torch.rand(images.shape, generator=gen) - 0.5).to(images.device)
     result = flow.log_likelihood(images + noise * width, seed=seed, **solver)
     bpd = bits_per_dim(result.logp.float().cpu(), images[0].numel(), width)
     value = float(bpd.mean())
@@ -109,13 +108,12 @@ def evaluate_images(
 ) -> dict[str, float | int]:
     """The report of an image run: bits/dim of `nll_n` held-out images and the NFE and time
     one batch of `n` samples takes, both with the given solver."""
-    from fmstudio.core.training import Trainer
+    from fmstudio.core.training import split_images
 
-    header = io.read_header(directory)
-    config = header["config"]
+    config = io.read_header(directory)["config"]
     flow = io.load_flow(directory, device=device)
-    trainer = Trainer(dataclasses.replace(config, device=device))  # the same held-out split
-    held = trainer.target(nll_n, seed).to(device)
+    _, held_out = split_images(config.make_dataset(), config.held_out, config.seed)  # training's
+    held = torch.from_numpy(held_out.images[:nll_n]).to(device)
     likelihood = {k: v for k, v in solver.items() if k in ("method", "steps", "atol", "rtol")}
     if solver.get("nfe"):  # a fixed-step budget: the same steps for the likelihood solve
         likelihood["steps"] = solver["nfe"] // EVALS_PER_STEP[solver["method"]]
@@ -125,9 +123,7 @@ def evaluate_images(
     if not torch.isfinite(result.x).all():
         raise FloatingPointError("the model's samples are not finite")
     return {
-        "bits_per_dim": image_bits_per_dim(
-            flow, held, trainer.held_out.levels, seed=seed, **likelihood
-        ),
+        "bits_per_dim": image_bits_per_dim(flow, held, held_out.levels, seed=seed, **likelihood),
         "nfe": result.nfe,
         "sample_s": round(sample_s, 3),
         "held_out": len(held),

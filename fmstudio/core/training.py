@@ -107,6 +107,18 @@ def draw_pool(dataset, images: ImageDataset | None, seed: int) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(drawn, dtype=np.float32))
 
 
+def split_images(
+    dataset, held_out: int, seed: int
+) -> tuple[ImageDataset | None, ImageDataset | None]:
+    """(train, held-out) images, at most a tenth held out; (None, None) for 2-D points."""
+    if not isinstance(dataset, ImageDataset):
+        return None, None
+    held = min(held_out, len(dataset) // 10)
+    if held < 1:  # too few images to hold any out: score on the training images
+        return dataset, dataset
+    return dataset.split(held, seed=seed)
+
+
 def lr_factor(config: TrainConfig, step: int) -> float:
     """Linear warm-up, then constant, cosine or linear decay to 0 at `config.steps`."""
     if step < config.warmup_steps:
@@ -150,7 +162,7 @@ class Trainer:
         self.rank = 0 if dist is None else dist.rank
         self.device = resolve_device(config.device) if dist is None else dist.device
         self.dataset = dataset or config.make_dataset()
-        self.images, self.held_out = self._split_images(self.dataset)
+        self.images, self.held_out = split_images(self.dataset, config.held_out, config.seed)
         if pool is None:
             pool = self._draw_pool(self.dataset, self.images, config.seed)
         self.pool = pool.to(self.device)
@@ -203,15 +215,6 @@ class Trainer:
             )
         return shard.contiguous()
 
-    def _split_images(self, dataset) -> tuple[ImageDataset | None, ImageDataset | None]:
-        """(train, held-out) images, or (None, None) for 2-D points."""
-        if not isinstance(dataset, ImageDataset):
-            return None, None
-        held = min(self.config.held_out, len(dataset) // 10)
-        if held < 1:  # too few images to hold any out: score on the training images
-            return dataset, dataset
-        return dataset.split(held, seed=self.config.seed)
-
     @property
     def data_shape(self) -> tuple[int, ...]:
         """One data point's shape: (2,) for points, (C, H, W) for images."""
@@ -224,7 +227,7 @@ class Trainer:
         starting over. The pool is redrawn with a seed tied to the step, so runs stay
         reproducible.
         """
-        images, held_out = self._split_images(dataset)
+        images, held_out = split_images(dataset, self.config.held_out, self.config.seed)
         pool = self._draw_pool(dataset, images, self.config.seed + self.step_count + 1)
         if tuple(pool.shape[1:]) != self.data_shape:
             raise ValueError(
