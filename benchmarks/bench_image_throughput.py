@@ -12,6 +12,7 @@ python -m benchmarks.bench_image_throughput [--seconds 10] [--device auto]
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -64,7 +65,7 @@ def main() -> None:
                 shape, unet, batch, device, True, args.seconds
             )
         rows.append(row)
-        print(row, flush=True)
+        print(row, file=sys.stderr, flush=True)  # stdout is the JSON alone
     emit("image_throughput", rows)
 
 

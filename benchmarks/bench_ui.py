@@ -26,10 +26,10 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.common import emit
-from fmstudio.app.process import torch_threads
 from fmstudio.app.style import apply_theme
 from fmstudio.app.window import MainWindow
 from fmstudio.core.config import TrainConfig
+from fmstudio.core.threads import default_threads
 from fmstudio.core.training import Trainer
 
 TICK_MS = 10
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--hidden-views", action="store_true", help="only samples and loss")
     args = parser.parse_args()
-    threads = torch_threads()
+    threads = default_threads()
     torch.set_num_threads(threads)  # the headless baseline gets what the training process gets
     config = TrainConfig(steps=1_000_000, device="cpu")
     # Headless before and after the app, averaged: this VM's speed drifts by ±20% over minutes.

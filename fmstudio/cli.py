@@ -17,9 +17,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
+from fmstudio.console import Console
 from fmstudio.core import distributed, imagegrid, io
 from fmstudio.core.atomic import atomic_write
 from fmstudio.core.compare import compare, folder_name, parse_configs, write_csv
@@ -28,13 +31,50 @@ from fmstudio.core.couplings import COUPLINGS
 from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
 from fmstudio.core.evaluate import evaluate, evaluate_images
 from fmstudio.core.solvers import ADAPTIVE, SOLVERS
+from fmstudio.core.threads import default_threads
 from fmstudio.core.training import DivergenceError, Trainer
 
 EXIT_INTERRUPTED = 130
+MIN_WINDOW = (640, 480)
+"""`--size` below this leaves no room for the views."""
 
 
 class CLIError(Exception):
     """A user mistake: printed as one line, exit code 2."""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows '(default: X)' after every option that has a default to show; an option whose help
+    already says its default ('default: the dataset's') keeps its own words, and None or an
+    on/off flag shows none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.nargs == 0 or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose help shows the defaults; its subcommands' parsers are of this
+    class too (argparse makes them with the parent's class), so every `--help` shows them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """--threads and --quiet, for the commands that run torch."""
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for torch (default: all cores but one, divided among torchrun's "
+        "processes: a torch thread on a core that something else keeps busy stalls all the "
+        "others, 5x slower on a busy 2-core machine)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on stderr (results still print)"
+    )
 
 
 def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
@@ -48,7 +88,7 @@ def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
     )
     p.add_argument("--atol", type=float, default=1e-5, help="adaptive solvers: absolute tolerance")
     p.add_argument("--rtol", type=float, default=1e-5, help="adaptive solvers: relative tolerance")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -90,14 +130,16 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma", type=float, help="icfm/sb paths: σ (default 0 for icfm, 1 for sb)")
     p.add_argument("--sigma-max", type=float, help="ve path: σ_max (default: data diameter)")
     p.add_argument("--steps", type=int, default=d.steps, help="training steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="points or images a step")
     p.add_argument("--hidden", type=int, default=d.hidden, help="MLP width")
     p.add_argument("--depth", type=int, default=d.depth, help="MLP hidden layers")
     p.add_argument("--activation", default=d.activation, help="silu, relu, gelu, tanh, softplus")
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
     p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES, help="LR schedule")
-    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
-    p.add_argument("--ema-decay", type=float, default=d.ema_decay)
+    p.add_argument(
+        "--warmup-steps", type=int, default=d.warmup_steps, help="linear LR warm-up steps"
+    )
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay, help="weights' EMA decay")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max grad norm; 0 = off")
     p.add_argument(
         "--ot-refresh",
@@ -105,7 +147,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         default=d.ot_refresh,
         help="ot/sinkhorn couplings: steps each coupled minibatch is reused (1 = every step)",
     )
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of data, model and noise")
     p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
 
 
@@ -124,7 +166,7 @@ def _solver_kwargs(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fmstudio",
         description="Train, sample and evaluate Flow Matching models (Lipman et al., ICLR 2023).",
     )
@@ -133,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="write samples of a 2-D dataset to .npy or .csv")
     p.add_argument("name", choices=sorted(PRESETS), help="dataset preset")
     p.add_argument("--n", type=int, default=5000, help="number of points")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the points")
     p.add_argument("--out", required=True, type=Path, help="output file (.npy or .csv)")
 
     p = sub.add_parser("train", help="train a flow matching model, write DIR/model.safetensors")
@@ -141,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run directory (model, config, metrics)")
     p.add_argument("--resume", type=Path, help="continue the run in this directory")
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
+    _add_run_args(p)
 
     p = sub.add_parser(
         "compare", help="train several paths/couplings side by side; W2-vs-NFE table and figure"
@@ -154,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n", type=int, default=2000, help="samples and fresh target points for W2")
     p.add_argument("--out", required=True, type=Path, help="output directory")
+    _add_run_args(p)
 
     p = sub.add_parser(
         "reflow", help="straighten a trained flow: train on its own (noise, sample) pairs"
@@ -163,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2000, help="training steps of the reflow")
     p.add_argument("--seed", type=int, help="seed (default: the run's)")
     p.add_argument("--out", required=True, type=Path, help="run directory to write")
+    _add_run_args(p)
 
     p = sub.add_parser("app", help="open the desktop app (what `fmstudio` alone does)")
     _add_config_args(p)
@@ -173,7 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--marginal", action="store_true", help="overlay the exact marginal field")
     p.add_argument("--screenshot", type=Path, help="save the window as PNG when done, then quit")
     p.add_argument("--shots", type=Path, help="also save each view as DIR/<view>.png")
-    p.add_argument("--size", default="1500x950", help="window size WxH (default 1500x950)")
+    p.add_argument(
+        "--size",
+        help="window size WxH (default: the last size while it fits the screen, else 1500x950 "
+        "shrunk to the screen)",
+    )
+    p.add_argument(
+        "--compare",
+        metavar="SPEC",
+        help="open compare mode on this target with these configurations, e.g. ot,vp,otcfm "
+        "(with --train: train them all, measure, and with --screenshot/--shots shoot and quit)",
+    )
+    p.add_argument(
+        "--reflow",
+        metavar="NAMES",
+        help="with --compare --train: reflow these configurations (comma-separated) once trained",
+    )
     p.add_argument(
         "--timeout", type=float, default=600.0, help="scripted start: give up after this long"
     )
@@ -183,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run", type=Path, help="run directory written by `fmstudio train`")
     p.add_argument("--n", type=int, help="samples (default 5000 points or 64 images)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     p.add_argument(
         "--out",
         required=True,
@@ -195,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--upscale", type=int, help="images: enlarge PNGs by this factor (default: to ~64 px)"
     )
     _add_solver_args(p)
+    _add_run_args(p)
 
     p = sub.add_parser(
         "eval",
@@ -209,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=12345, help="seed of samples and fresh targets")
     _add_solver_args(p, default="dopri5")
+    _add_run_args(p)
     return parser
 
 
@@ -233,6 +295,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = None if args.resume is not None else _config_from_args(args)
     ctx = distributed.from_env(args.device)
     main = ctx is None or ctx.is_main
+    console = Console(args.quiet)
     try:
         if config is None:
             trainer = io.load_trainer(out, dist=ctx, steps=args.steps, device=args.device)
@@ -248,7 +311,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         restore_int = signal.getsignal(signal.SIGINT)
         restore = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
-            _train_loop(trainer, metrics_path if main else None, args.log_every)
+            _train_loop(trainer, metrics_path if main else None, args.log_every, console)
         except KeyboardInterrupt:
             if ctx is not None:  # torchrun signals every rank, maybe twice: let the save finish
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -284,25 +347,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         distributed.shutdown(ctx)
 
 
-def _train_loop(trainer: Trainer, metrics_path: Path | None, log_every: int) -> None:
-    """Train to the end, logging every `log_every` steps; no path (torchrun ranks > 0): quietly."""
-    from tqdm import tqdm
-
+def _train_loop(
+    trainer: Trainer, metrics_path: Path | None, log_every: int, console: Console
+) -> None:
+    """Train to the end, logging every `log_every` steps with a bar on the console; no path
+    (torchrun ranks > 0): quietly."""
     if metrics_path is None:
         trainer.train(chunk=log_every)
         return
-    bar = tqdm(
-        total=trainer.config.steps,
-        initial=trainer.step_count,
-        unit="step",
-        disable=not sys.stderr.isatty(),
-        dynamic_ncols=True,
-    )
+    bar = console.bar(trainer.config.steps, initial=trainer.step_count)
     with bar, open(metrics_path, "a", encoding="utf-8") as log:
         while not trainer.done:
             losses = trainer.run(log_every - trainer.step_count % log_every)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)  # update() redraws
             bar.update(len(losses))
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
             record = {
                 "step": trainer.step_count,
                 "loss": losses[-1],
@@ -314,9 +372,11 @@ def _train_loop(trainer: Trainer, metrics_path: Path | None, log_every: int) -> 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     kwargs = _solver_kwargs(args)
+    console = Console(args.quiet)
     flow = io.load_flow(args.run, device=args.device)
     images = len(flow.data_shape) == 3
     n = args.n or (64 if images else 5000)
+    console.phase(f"sampling {n} {'images' if images else 'points'} with {args.solver}")
     start = time.perf_counter()
     result = flow.sample(n, seed=args.seed, **kwargs)
     elapsed = time.perf_counter() - start
@@ -341,17 +401,20 @@ def _write_images(samples: np.ndarray, out: Path, upscale: int | None) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """The report as one JSON line on stdout; its phases, timed, on stderr."""
     kwargs = _solver_kwargs(args)
+    console = Console(args.quiet)
     if io.read_header(args.run)["config"].is_image:
         report = evaluate_images(
             args.run, n=args.n or 64, nll_n=args.nll_n or 128, seed=args.seed,
-            device=args.device, **kwargs,
+            device=args.device, progress=console.phase, **kwargs,
         )  # fmt: skip
     else:
         report = evaluate(
             args.run, n=args.n or 5000, nll_n=args.nll_n or 1000, seed=args.seed,
-            device=args.device, **kwargs,
+            device=args.device, progress=console.phase, **kwargs,
         )  # fmt: skip
+    console.phase("done")
     print(json.dumps(report))
     return 0
 
@@ -363,16 +426,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     configs = parse_configs(args.paths, _config_from_args(args))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    total = sum(config.steps for _, config in configs)
+    console = Console(args.quiet)
     done = {name: 0 for name, _ in configs}
+    with console.bar(sum(config.steps for _, config in configs)) as bar:
 
-    def progress(name: str, trainer: Trainer) -> None:
-        done[name] = trainer.step_count
-        if sys.stderr.isatty():
-            print(f"\rtraining {sum(done.values())}/{total} steps", end="", file=sys.stderr)
+        def trained(name: str, trainer: Trainer) -> None:
+            done[name] = trainer.step_count
+            bar.update(sum(done.values()) - bar.n)
+            if bar.n >= bar.total:
+                bar.close()  # before the measurements print their phases
 
-    trainers, ladder, table = compare(configs, n=args.n, seed=args.seed + 12345, callback=progress)
-    print(file=sys.stderr)
+        trainers, ladder, table = compare(
+            configs, n=args.n, seed=args.seed + 12345, callback=trained, progress=console.phase
+        )
+    console.phase("writing the models, tables and figure")
     for name, trainer in trainers.items():
         io.save_checkpoint(out / folder_name(name), trainer)
     _write_rows(out / "w2_vs_nfe", ladder)
@@ -384,7 +451,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rk4 = {key: value for key, value in series.items() if key.endswith(" rk4")}
     chart = figure.line_chart(rk4, "W2 to fresh target points vs NFE (rk4)")
     target = next(iter(trainers.values())).target(args.n, args.seed + 1).numpy()
-    extent = plot_bounds(target)[1]
+    extent = max(abs(b) for b in plot_bounds(target))  # a square about 0 that holds the data
     panels = [figure.scatter(target, "target", (30, 30, 30), extent)]
     for name, trainer in trainers.items():
         samples = trainer.flow().sample(args.n, seed=args.seed, method="rk4", steps=16).x
@@ -410,10 +477,12 @@ def _write_rows(stem: Path, rows: list[dict]) -> None:
 def cmd_reflow(args: argparse.Namespace) -> int:
     from fmstudio.core.reflow import reflow_trainer
 
+    console = Console(args.quiet)
     parent = io.load_trainer(args.run)
+    console.phase(f"generating {args.pairs} (noise, sample) pairs with the trained flow")
     child = reflow_trainer(parent, pairs=args.pairs, steps=args.steps, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    _train_loop(child, args.out / "metrics.jsonl", log_every=50)
+    _train_loop(child, args.out / "metrics.jsonl", 50, console)
     io.save_checkpoint(args.out, child)
     print(f"reflowed {args.run} on {args.pairs} pairs for {args.steps} steps; wrote {args.out}")
     return 0
@@ -423,7 +492,9 @@ def cmd_app(args: argparse.Namespace) -> int:
     from fmstudio.app.launch import start_engine_process
 
     config = _config_from_args(args)
-    window_size(args.size)
+    args.size = None if args.size is None else window_size(args.size)
+    if args.reflow and not (args.compare and args.train):
+        raise CLIError("--reflow needs --compare and --train")
     if args.session is None:
         config.make_dataset()  # a missing or bad data file fails here, before anything starts
     engine = start_engine_process()  # its imports overlap the window's start-up
@@ -438,6 +509,8 @@ def window_size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise CLIError(f"--size must look like 1500x950, got {text!r}") from None
+    if width < MIN_WINDOW[0] or height < MIN_WINDOW[1]:
+        raise CLIError(f"--size must be at least {MIN_WINDOW[0]}x{MIN_WINDOW[1]}, got {text!r}")
     return width, height
 
 
@@ -452,11 +525,20 @@ COMMANDS = {
 }
 
 
+def _use_threads(count: int | None) -> None:
+    """torch's CPU threads: `--threads`, else all cores but one (`core.threads` says why)."""
+    if count is not None and count < 1:
+        raise CLIError(f"--threads must be at least 1, got {count}")
+    torch.set_num_threads(count or default_threads())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv or ["app"])
     try:
+        if "threads" in args:
+            _use_threads(args.threads)
         return COMMANDS[args.command](args)
     except (CLIError, ConfigError, DatasetError, io.CheckpointError, ValueError) as exc:
         print(f"fmstudio {args.command}: error: {exc}", file=sys.stderr)

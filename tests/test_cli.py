@@ -181,3 +181,80 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_resume_finishes(tmp_path):
     assert steps[-1] == stopped + 30
     assert json.loads((out / "config.json").read_text())["step"] == stopped + 30
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+
+
+def test_eval_reports_its_phases_on_stderr_and_one_json_line_on_stdout(run_dir, capsys):
+    argv = ["eval", str(run_dir), "--n", "200", "--nll-n", "50", "--solver", "euler", "--nfe", "4"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    (line,) = captured.out.splitlines()
+    assert json.loads(line)["nfe"] == 4
+    phases = ["sampling", "W2", "NLL", "straightness", "done"]
+    at = [captured.err.find(phase) for phase in phases]
+    assert -1 not in at and at == sorted(at), captured.err  # each phase, in order
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_compare_shows_training_then_measurement_progress(tmp_path, capsys):
+    argv = ["compare", "--dataset", "moons", "--paths", "ot,icfm", "--steps", "20", *TINY]
+    assert main([*argv, "--n", "100", "--out", str(tmp_path / "cmp")]) == 0
+    err = capsys.readouterr().err
+    assert "40/40" in err  # one bar over both configurations' steps, finished
+    for name in ("ot", "icfm"):
+        assert f"{name}: W2 at" in err and f"{name}: straightness" in err
+
+
+def test_reflow_shows_pair_generation_then_training(run_dir, tmp_path, capsys):
+    out = tmp_path / "reflowed"
+    assert main(["reflow", str(run_dir), "--pairs", "200", "--steps", "10", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "200 (noise, sample) pairs" in err and "10/10" in err
+
+
+@pytest.fixture
+def thread_calls(monkeypatch) -> list[int]:
+    """What the command asked torch for (torch itself keeps the test process's setting)."""
+    import torch
+
+    calls: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    return calls
+
+
+def test_threads_flag_sets_torchs_thread_count(run_dir, tmp_path, thread_calls, monkeypatch):
+    from fmstudio.core import threads
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 9)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    sample = ["sample", str(run_dir), "--n", "10", "--out", str(tmp_path / "s.npy"), "-q"]
+    assert main([*sample, "--threads", "3"]) == 0
+    assert main(sample) == 0  # all cores but one
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # as torchrun --nproc_per_node=2 sets it
+    assert main(sample) == 0
+    assert thread_calls == [3, 8, 4]
+
+
+def test_bad_thread_count_is_one_clear_line(run_dir, tmp_path, capsys, thread_calls):
+    assert main(["eval", str(run_dir), "--threads", "0"]) == 2
+    assert "--threads must be at least 1, got 0" in capsys.readouterr().err
+    assert thread_calls == []
+
+
+def test_help_shows_every_default_once(capsys, monkeypatch):
+    from fmstudio.core.config import TrainConfig
+
+    monkeypatch.setenv("COLUMNS", "100")
+    texts = {}
+    for command in ("data", "train", "sample", "eval", "compare", "reflow", "app"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        texts[command] = " ".join(capsys.readouterr().out.split())
+    d = TrainConfig()
+    assert f"--steps STEPS training steps (default: {d.steps})" in texts["train"]
+    assert f"--lr LR peak learning rate (default: {d.lr})" in texts["train"]
+    assert "--solver {" in texts["eval"] and "(default: dopri5)" in texts["eval"]
+    for command, text in texts.items():
+        assert "(default: None)" not in text, command
+        options = text.split(" -")  # one chunk per option (and a few hyphenated words)
+        assert all(chunk.count("default") <= 1 for chunk in options), command

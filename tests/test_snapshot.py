@@ -21,6 +21,7 @@ from fmstudio.core.snapshot import (
     histogram_density,
     learned_field,
     likelihood_density,
+    noise_bounds,
     plot_bounds,
     sample_run,
     smoothed,
@@ -54,11 +55,38 @@ def flow_of(module) -> FlowModel:
     return FlowModel(module, make_path("ot"))
 
 
-def test_plot_bounds_hold_noise_and_target_and_are_square():
-    b = plot_bounds(np.array([[10.0, 0.0], [-1.0, 2.0]] * 100))
-    assert b[0] == -b[1] and b[2] == -b[3] and b[1] == b[3]
-    assert b[1] >= 10.0
-    assert plot_bounds(np.zeros((5, 2)))[1] >= 3.0  # the N(0, I) noise still fits
+def test_plot_bounds_fit_the_data_box_with_a_small_margin():
+    rng = np.random.default_rng(0)
+    points = np.c_[rng.uniform(-3.0, 4.0, 4000), rng.uniform(-1.0, 2.0, 4000)]  # moons-like
+    xmin, xmax, ymin, ymax = plot_bounds(points)
+    assert -3.6 < xmin < -3.0 and 4.0 < xmax < 4.6  # not an origin-centred square
+    assert -1.6 < ymin < -1.0 and 2.0 < ymax < 2.6  # not stretched to hold the noise
+    assert xmin - (-3.0) == pytest.approx(ymin - (-1.0), abs=0.05)  # one frame all round
+    far = np.r_[points, [[60.0, 60.0]]]  # a stray point does not stretch the box
+    assert plot_bounds(far)[1] < 5.0
+    assert plot_bounds(np.zeros((5, 2)))[1] > 0.5  # one spot still gets a frame
+    assert plot_bounds(np.empty((0, 2))) == noise_bounds()  # nothing yet: the noise
+
+
+def test_noise_bounds_add_the_priors_3_sigma_disc():
+    assert noise_bounds() == pytest.approx((-3.0, 3.0, -3.0, 3.0), abs=0.5)
+    assert noise_bounds()[1] >= 3.0
+    xmin, xmax, ymin, ymax = noise_bounds((-1.0, 8.0, -0.5, 0.5))
+    assert xmin <= -3.0 and xmax == 8.0 and ymin <= -3.0 and ymax >= 3.0
+
+
+def test_the_field_grid_has_square_cells_over_a_wide_box():
+    frames = learned_field(flow_of(Shift()), (-6, 6, -2, 2), np.array([0.0, 1.0]), 12)
+    assert len(frames.xs) == 12 and len(frames.ys) == 4  # 12 along the longer side
+    assert np.diff(frames.xs)[0] == pytest.approx(np.diff(frames.ys)[0])
+    assert frames.xs[0] == pytest.approx(-5.5) and frames.ys[-1] == pytest.approx(1.5)
+    assert frames.velocity.shape == (2, 4, 12, 2)
+    path = make_path("ot")
+    target = torch.tensor([[1.0, 1.0], [-1.0, 0.5]])
+    exact = exact_marginal_field(path, target, (-6, 6, -2, 2), np.array([0.5]), 12)
+    _, _, pts = grid_points((-6, 6, -2, 2), 12, 4)
+    expected = marginal_velocity(path, target, pts, 0.5).numpy().reshape(4, 12, 2)
+    assert np.allclose(exact[0], expected, atol=1e-6)
 
 
 def test_grid_points_are_row_major_cell_centres():
@@ -153,6 +181,14 @@ def test_sample_run_reports_exact_samples_nfe_and_w2(method, steps):
     if steps is not None:
         assert run.nfe == steps * {"euler": 1, "rk4": 4}[method]
     assert run.nfe > 0 and run.seconds >= 0
+
+
+def test_sample_run_says_how_many_points_its_w2_compared():
+    x0 = torch.randn(300, 2, generator=torch.Generator().manual_seed(1))
+    target = torch.randn(5000, 2, generator=torch.Generator().manual_seed(2))
+    run = sample_run(flow_of(Shift()), x0, method="euler", steps=2, target=target, w2_points=200)
+    assert run.w2_points == 200 and run.w2_floor is None  # the floor is the engine's to add
+    assert sample_run(flow_of(Shift()), x0, method="euler", steps=2).w2_points == 0
 
 
 def test_sample_run_needs_steps_for_fixed_step_solvers():

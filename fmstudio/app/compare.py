@@ -12,12 +12,13 @@ Euler W2 fall.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from fmstudio.app import export, style
 from fmstudio.app.compare_panel import FINAL_POINTS, MODES, ComparePanel
+from fmstudio.app.screen import fit_to_screen
 from fmstudio.app.views import TimeBar
 from fmstudio.app.views.plot import make_plot
 from fmstudio.core.compare import folder_name, parse_configs, write_csv
@@ -46,6 +48,7 @@ TABLE_COLUMNS = (
     "config",
     "step",
     "w2",
+    "w2_floor",
     "w2_euler1",
     "w2_euler2",
     "straightness",
@@ -54,13 +57,40 @@ TABLE_COLUMNS = (
     "nll",
     "steps_per_s",
 )
-"""The table: W2 from dopri5, and from one and two Euler steps (where reflow shines)."""
+"""The table: W2 from dopri5 and the floor two draws of the target score at its size, and W2
+from one and two Euler steps (where reflow shines)."""
 MEASURE_EVERY_MS = 5000
-"""While training, each configuration is re-measured this often (W2 vs NFE, the table)..."""
+"""While training, each configuration is re-measured at most this often (W2 vs NFE, the
+table)..."""
 LIVE_POINTS = 400
-"""...on this many points (a measurement pauses that configuration's training for it)."""
+"""...on this many points. A measurement pauses that configuration's training (4 s for the
+default model on one core, 1.6 s for a small one, more while runs share the cores: measuring
+every 5 s left the training 20% of its time or less), so each panel keeps its measurements
+within `compare_panel.MEASURE_SHARE` of its time (10%: the next starts ten times the last
+one's cost after it)."""
+MEASURE_CHECK_MS = 1000
+"""How often the window looks for configurations whose next live measurement is due."""
+LEGEND_COLUMNS = 3
+SOLVER_LINES = (("rk4", Qt.PenStyle.SolidLine), ("euler", Qt.PenStyle.DashLine))
+"""The chart's line per fixed-step solver family, for every configuration."""
 MAX_CONFIGS = 4
+PREFERRED_SIZE = (1500, 950)
+"""Where the screen allows; `screen.fit_to_screen` shrinks it to a smaller screen."""
 REFLOW_PAIRS = 10000
+
+
+class RowLegend(pg.LegendItem):
+    """A legend placed by its parent's layout (a row of the chart under its NFE axis) rather
+    than floating over the plot: a change of entries asks that layout for room, where pyqtgraph's
+    own would move it to the parent's top-left corner, over the curves."""
+
+    def updateSize(self) -> None:
+        self.updateGeometry()
+
+
+def _color(index: int) -> QColor:
+    """The colour of the configuration at `index`, in the chart and its legend."""
+    return pg.mkColor(style.COMPARE_COLORS[index % len(style.COMPARE_COLORS)])
 
 
 def table_row(name: str, measured: dict) -> dict:
@@ -108,10 +138,10 @@ class CompareWindow(QMainWindow):
         central.setLayout(layout)
         self.setCentralWidget(central)
         self.timer = QTimer(self)
-        self.timer.setInterval(MEASURE_EVERY_MS)
+        self.timer.setInterval(MEASURE_CHECK_MS)
         self.timer.timeout.connect(self._measure_running)
         self.timer.start()
-        self.resize(1500, 950)
+        fit_to_screen(self, PREFERRED_SIZE)
         self.set_up()
 
     # ---- layout --------------------------------------------------------------------------
@@ -182,13 +212,13 @@ class CompareWindow(QMainWindow):
     def _build_figure(self) -> QWidget:
         """The panels and, beside them, the chart and the table: what the figure export draws."""
         self.grid = QGridLayout()
-        self.chart = make_plot(aspect_locked=False)
+        self.chart = make_plot(aspect_locked=False, log_axes=("bottom",))
         self.chart.setObjectName("compareChart")
         self.chart.setLogMode(x=True)
         self.chart.setLabel("bottom", "NFE")
         self.chart.setLabel("left", "W2 to the target")
         self.chart.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)"
-        self.chart.addLegend(offset=(-10, 10))
+        self.chart_legend = self._build_legend()
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setObjectName("compareTable")
         self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
@@ -196,7 +226,11 @@ class CompareWindow(QMainWindow):
         self.table.horizontalHeader().setStretchLastSection(True)
         rows = self.table.verticalHeader().defaultSectionSize()
         header = self.table.horizontalHeader().sizeHint().height()
-        self.table.setFixedHeight(header + MAX_CONFIGS * rows + 2 * self.table.frameWidth())
+        frame = 2 * self.table.frameWidth()
+        # Room for every configuration where the screen allows, two rows (and a scroll bar)
+        # on a laptop's 768 px, so the window never needs more height than the screen has.
+        self.table.setMaximumHeight(header + MAX_CONFIGS * rows + frame)
+        self.table.setMinimumHeight(header + 2 * rows + frame)
         top = QHBoxLayout()
         top.addLayout(self.grid, 3)
         top.addWidget(self.chart, 2)
@@ -208,6 +242,29 @@ class CompareWindow(QMainWindow):
         body.addLayout(top, 1)
         body.addWidget(self.table)
         return self.figure
+
+    def _build_legend(self) -> RowLegend:
+        """The chart's legend in a row of its own under the NFE axis: a colour per
+        configuration and a line style per solver, clear of the curves (which fill the plot)
+        and part of the chart's own export."""
+        legend = RowLegend(colCount=LEGEND_COLUMNS, labelTextColor=style.FOREGROUND)
+        item = self.chart.getPlotItem()
+        item.layout.addItem(legend, 4, 1)  # the rows above: title, top axis, plot, NFE axis
+        return legend
+
+    def _fill_legend(self) -> None:
+        """One entry per measured configuration, then what each line style means."""
+        self.chart_legend.clear()
+        entries = [(_color(i), Qt.PenStyle.SolidLine, p.name) for i, p in self._measured()]
+        if entries:
+            entries += [(style.FOREGROUND, dash, solver) for solver, dash in SOLVER_LINES]
+        for color, dash, name in entries:
+            line = pg.PlotDataItem(pen=pg.mkPen(color, width=2, style=dash))
+            self.chart_legend.addItem(line, name)
+
+    def _measured(self) -> list[tuple[int, ComparePanel]]:
+        """(index, panel) of the panels measured so far; the index picks the colour."""
+        return [(i, p) for i, p in enumerate(self.panels) if p.measured is not None]
 
     # ---- configurations ------------------------------------------------------------------
 
@@ -228,7 +285,7 @@ class CompareWindow(QMainWindow):
         self._refresh_results()
 
     def _add_panel(self, name: str) -> ComparePanel:
-        panel = ComparePanel(name)
+        panel = ComparePanel(name, measure_every=MEASURE_EVERY_MS / 1000)
         panel.measuredChanged.connect(self._refresh_results)
         panel.reflowRequested.connect(self.reflow)
         panel.saved.connect(self._on_saved)
@@ -240,10 +297,17 @@ class CompareWindow(QMainWindow):
                 view.plot.setXLink(first.views[kind].plot)
                 view.plot.setYLink(first.views[kind].plot)
         self.panels.append(panel)
-        index = len(self.panels) - 1
-        self.grid.addWidget(panel.widget, index // 2, index % 2)
+        self._place_panels()
         panel.set_time(self.time_bar.time())
         return panel
+
+    def _place_panels(self) -> None:
+        """Up to three panels side by side, four as 2 × 2: one row keeps every picture as tall
+        as the window allows (on a 1366 × 768 screen two rows left them about 120 px high)."""
+        columns = len(self.panels) if len(self.panels) <= 3 else 2
+        for index, panel in enumerate(self.panels):
+            self.grid.removeWidget(panel.widget)
+            self.grid.addWidget(panel.widget, index // columns, index % columns)
 
     def start(self) -> None:
         for panel in self.panels:
@@ -266,8 +330,9 @@ class CompareWindow(QMainWindow):
             panel.show_mode(mode)
 
     def _measure_running(self) -> None:
+        """Measure each training configuration whose budget allows (`ComparePanel.budget`)."""
         for panel in self.panels:
-            if panel.state == "training":
+            if panel.live_measure_due():
                 panel.measure(LIVE_POINTS)
 
     def _set_time(self, t: float) -> None:
@@ -303,20 +368,29 @@ class CompareWindow(QMainWindow):
         if parent is None:
             return  # an export's save, not a reflow's
         panel = self._add_panel(f"reflow({parent})")
+        panel.failed.connect(functools.partial(self._on_reflow_failed, panel))
         panel.controller.reflow(directory, self.reflow_pairs.value(), self.reflow_steps.value())
         panel.controller.start()
+
+    def _on_reflow_failed(self, panel: ComparePanel, message: str) -> None:
+        """A reflow that never started (its parent's prior is not N(0, I), its process died)
+        takes its panel away again, so no dead panel holds one of the slots; the error line
+        (`_on_failed`, called first) keeps the message."""
+        if panel.config is None and panel in self.panels:
+            self.panels.remove(panel)
+            self._discard(panel)
+            self._place_panels()  # close the gap it leaves in the grid
+            self._refresh_results()
 
     # ---- results -------------------------------------------------------------------------
 
     def _refresh_results(self) -> None:
         """Redraw the chart (one line per configuration and fixed-step solver family, rk4
-        and euler) and the table from the latest measurements."""
+        and euler), its legend and the table from the latest measurements."""
         self.chart.clear()
-        for index, panel in enumerate(self.panels):
-            color = pg.mkColor(style.COMPARE_COLORS[index % len(style.COMPARE_COLORS)])
-            if panel.measured is None:
-                continue
-            for solver, dash in (("rk4", None), ("euler", pg.QtCore.Qt.PenStyle.DashLine)):
+        for index, panel in self._measured():
+            color = _color(index)
+            for solver, dash in SOLVER_LINES:
                 points = [
                     (r["nfe"], r["w2"])
                     for r in panel.measured["ladder"]
@@ -324,9 +398,9 @@ class CompareWindow(QMainWindow):
                 ]
                 if points:
                     nfe, w2 = zip(*points, strict=True)
-                    pen = pg.mkPen(color, width=2, style=dash or pg.QtCore.Qt.PenStyle.SolidLine)
-                    self.chart.plot(nfe, w2, pen=pen, symbol="o", symbolSize=5,
-                                    symbolBrush=color, name=f"{panel.name} {solver}")  # fmt: skip
+                    pen = pg.mkPen(color, width=2, style=dash)
+                    self.chart.plot(nfe, w2, pen=pen, symbol="o", symbolSize=5, symbolBrush=color)
+        self._fill_legend()
         rows = self.table_rows()
         self.table.setRowCount(len(rows))
         for row, values in enumerate(rows):
@@ -370,15 +444,25 @@ class CompareWindow(QMainWindow):
             panel.controller.save_model(str(out / folder_name(panel.name)))
         return out
 
+    def save_screenshot(self, path: str | Path) -> Path:
+        """The whole window as PNG (the scripted start's `--screenshot`)."""
+        return export.save_image(self, path)
+
     # ---- shutdown ------------------------------------------------------------------------
 
     def _stop_panels(self) -> None:
         for panel in self.panels:
-            panel.controller.shutdown()
-            self.grid.removeWidget(panel.widget)
-            panel.widget.deleteLater()
+            self._discard(panel)
         self.panels = []
         self._pending_reflows.clear()
+
+    def _discard(self, panel: ComparePanel) -> None:
+        """End a panel's process and take it off the grid; Qt deletes it once its signals
+        are done (a failed reflow's panel goes from inside its own `failed`)."""
+        panel.controller.shutdown()
+        self.grid.removeWidget(panel.widget)
+        panel.widget.deleteLater()
+        panel.deleteLater()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()

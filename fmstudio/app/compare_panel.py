@@ -8,6 +8,9 @@ computed by the panel's training process.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -26,6 +29,36 @@ MODES = ("trajectories", "samples", "field")
 """What a panel can show; the window's "Show" choice applies to every panel."""
 FINAL_POINTS = 1000
 """Points of the measurement taken when a configuration finishes."""
+MEASURE_SHARE = 0.1
+"""Live measurements may take at most this share of a configuration's wall clock: one pauses
+its training for seconds (more while several runs share the cores), so after one that took c
+seconds the next starts no sooner than c / share after it (`MeasureBudget`)."""
+PICTURE_STRETCH = 3
+"""The picture gets this many times the loss strip's share of a panel's height."""
+
+
+@dataclass
+class MeasureBudget:
+    """When the next live measurement may start: one at a time, at most every `every` seconds,
+    and no more often than keeps measuring within `share` of the time."""
+
+    share: float
+    every: float
+    next_at: float = 0.0
+    _started: float | None = None
+
+    def due(self, now: float) -> bool:
+        return self._started is None and now >= self.next_at
+
+    def started(self, now: float) -> None:
+        self._started = now
+
+    def finished(self, now: float) -> None:
+        """A measurement ended (or failed): the next waits as long as this one's cost allows."""
+        if self._started is not None:
+            cost = now - self._started
+            self.next_at = self._started + max(self.every, cost / self.share)
+            self._started = None
 
 
 class ComparePanel(QObject):
@@ -39,16 +72,18 @@ class ComparePanel(QObject):
     saved = Signal(str)
     failed = Signal(str)  # the message, named by the configuration
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, measure_every: float = 5.0) -> None:
+        """`measure_every`: the shortest interval between live measurements (seconds)."""
         super().__init__()
         self.name = name
         self.state = "idle"
         self.step = 0
         self.measured: dict | None = None
         self.measuring = False
+        self.budget = MeasureBudget(MEASURE_SHARE, measure_every)
         self.config = None
         self.views = {
-            "trajectories": TrajectoryView(max_curves=150),
+            "trajectories": TrajectoryView(),
             "samples": SamplesView(),
             "field": FieldView(),
         }
@@ -57,6 +92,7 @@ class ComparePanel(QObject):
         for view in self.views.values():
             self.stack.addWidget(view)
         self.status = QLabel(name)
+        self.status.setMinimumWidth(10)  # a long status is clipped, not widening the panel
         self.reflow_button = QToolButton()
         self.reflow_button.setText("Reflow")
         self.reflow_button.setToolTip(
@@ -78,8 +114,8 @@ class ComparePanel(QObject):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addLayout(header)
-        column.addWidget(self.stack, 1)
-        column.addWidget(self.loss)
+        column.addWidget(self.stack, PICTURE_STRETCH)
+        column.addWidget(self.loss, 1)
         self.mode = MODES[0]
 
         self.controller = Controller(self)
@@ -87,6 +123,7 @@ class ComparePanel(QObject):
         self.trajectories.show_conditional.toggled.connect(self._views)
         self.field.show_marginal.toggled.connect(self._views)
         self.reflow_button.clicked.connect(self._on_reflow_clicked)
+        self.field.boxChanged.connect(self.controller.set_field_box)
         self.controller.runStarted.connect(self._on_run)
         self.controller.snapshotReady.connect(self._on_snapshot)
         self.controller.stateChanged.connect(self._on_state)
@@ -132,7 +169,12 @@ class ComparePanel(QObject):
         """Ask for a measurement unless one is still being computed (they take seconds)."""
         if not self.measuring:
             self.measuring = True
+            self.budget.started(time.monotonic())
             self.controller.measure(n)
+
+    def live_measure_due(self) -> bool:
+        """Whether a live measurement may start now: training, and within `MEASURE_SHARE`."""
+        return self.state == "training" and self.budget.due(time.monotonic())
 
     def _on_reflow_clicked(self) -> None:
         self.reflowRequested.emit(self)
@@ -169,15 +211,25 @@ class ComparePanel(QObject):
 
     def _on_failed(self, message: str) -> None:
         self.measuring = False
+        self.budget.finished(time.monotonic())
         self.status.setToolTip(message)
         self.failed.emit(f"{self.name}: {message}")
 
     def _on_measured(self, result: dict) -> None:
         self.measuring = False
+        self.budget.finished(time.monotonic())
         self.measured = result
         self._show_status()
         self.measuredChanged.emit()
 
     def _show_status(self) -> None:
-        w2 = "" if self.measured is None else f" · W2 {self.measured['table']['w2']:.3f}"
-        self.status.setText(f"<b>{self.name}</b> · step {self.step:,} · {self.state}{w2}")
+        self.status.setText(f"<b>{self.name}</b> · step {self.step:,} · {self.state}{self._w2()}")
+
+    def _w2(self) -> str:
+        """The latest W2, and the floor two draws of the target score at that size: the model
+        is as good as it can be measured when the two meet."""
+        if self.measured is None:
+            return ""
+        table = self.measured["table"]
+        floor = table.get("w2_floor")
+        return f" · W2 {table['w2']:.3f}" + ("" if floor is None else f" (floor {floor:.3f})")

@@ -10,7 +10,9 @@ draws the newest state and no queue can build up behind a slow frame.
 Shutdown ("shutdown" → the process answers "bye" once every command sent before it has run, a
 model save included) happens before anything is deleted, so closing the window while training
 never loses a file or leaves a thread or a process behind. If the process dies, the next command
-starts a new one and the window says what happened.
+starts a new one and the window says what happened: the exit code, and the first internal error
+the process reported before it died (a death is usually its consequence) or else the log file
+where faulthandler wrote the crash's stack (`trainer_log`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from multiprocessing.process import BaseProcess
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 
+from fmstudio.app import trainer_log
 from fmstudio.app.launch import start_engine_process
 from fmstudio.app.threads import WorkerGuards, start_thread, stop_thread
 from fmstudio.core.config import TrainConfig
@@ -29,6 +32,9 @@ from fmstudio.core.data import Dataset2D
 from fmstudio.core.snapshot import Snapshot
 
 JOIN_SECONDS = 15.0
+EXIT_SECONDS = 5.0
+"""How long a process whose pipe has closed gets to exit before its exit code is read: a crash
+closes the pipe as the process ends, a Python-level death some time before."""
 
 
 class Mailbox:
@@ -108,6 +114,8 @@ class Controller(QObject):
 
     def _start_process(self, engine: tuple[BaseProcess, Connection] | None = None) -> None:
         self.process, self.conn = engine or start_engine_process()
+        self.first_error: str | None = None
+        """The first internal error this process reported (kept for its death's message)."""
         self.pump = Pump(self.conn, self.mailbox)
         self.pump.event.connect(self._on_event)
         self.pump.snapshotReady.connect(self.snapshotReady)
@@ -141,20 +149,28 @@ class Controller(QObject):
             "target_changed": self.targetChanged,
             "state": self.stateChanged,
             "failed": self.failed,
+            "internal_error": self.failed,
             "sampled": self.sampled,
             "saved": self.saved,
             "measured": self.measured,
         }.get(kind)
+        if kind == "internal_error" and self.first_error is None:
+            self.first_error = str(payload)
         if signal is not None:
             signal.emit(payload)
 
     @Slot()
     def _on_ended(self) -> None:
         if not self._closing and self.process is not None:
-            self.process.join(1.0)
+            self.process.join(EXIT_SECONDS)
             code = self.process.exitcode
+            cause = (
+                f" after: {self.first_error}"
+                if self.first_error
+                else trainer_log.crash_details(self.process.pid)
+            )
             self.failed.emit(
-                f"The training process stopped unexpectedly (exit code {code}); "
+                f"The training process stopped unexpectedly (exit code {code}){cause}; "
                 "the next action starts a new one."
             )
             self.stateChanged.emit("idle")
@@ -186,6 +202,10 @@ class Controller(QObject):
         self.views = frozenset(views)
         self._send("set_views", self.views)
 
+    def set_field_box(self, box: tuple) -> None:
+        """The range the field view shows: the process computes the arrows over it."""
+        self._send("set_field_box", tuple(box))
+
     def sample(self, request: dict) -> None:
         self._send("sample", dict(request))
 
@@ -215,6 +235,7 @@ class Controller(QObject):
                 self.process.terminate()
                 self.process.join(5)
                 ok = False
+            trainer_log.remove_if_empty(trainer_log.log_path(self.process.pid))
         if self.thread is not None:
             ok = stop_thread(self.thread, timeout_ms) and ok
             self.thread = None

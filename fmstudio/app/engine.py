@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fmstudio.app import trainer_log
 from fmstudio.core import compare, io
 from fmstudio.core import snapshot as snap
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, DatasetError
 from fmstudio.core.evaluate import image_bits_per_dim
+from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.reflow import reflow_trainer
 from fmstudio.core.training import DivergenceError, Trainer, lr_factor
 
@@ -35,7 +37,9 @@ TARGET_POINTS = 5000
 MARGINAL_POINTS = 1500
 """Target points behind the exact marginal field: enough for its shape, cheap to evaluate."""
 PARTICLES = 300
-FIELD_GRID = 20
+FIELD_GRID = 24
+"""Arrows along the longer side of the field's box (`snapshot.square_cells`): about 20 px apart
+in a typical dock, fewer rows in a wide one."""
 FIELD_FRAMES = 11
 """Field frames over t; the views interpolate between them, so the slider and play stay smooth."""
 TRAJECTORY_FRAMES = 13
@@ -67,6 +71,10 @@ HEAVY_INTERVALS = {
 """Fastest refresh of each picture while training; conditional paths do not depend on the model,
 so they are computed only for a new run, a new target, or when their view is switched on."""
 CONDITIONAL_PAIRS = 40
+REPORT_POINTS = 500
+"""Samples behind a measurement's table (its W2 and flow metrics); the ladder uses all."""
+FLOOR_SEED = 8
+"""Offset of the seed of the second target draw behind the W2 floor (the first: seed + 7)."""
 IMAGE_PARTS = frozenset({"trajectories", "bpd"})
 """The parts an image run can compute: x_t of fixed noise (the grid and strip) and bits/dim."""
 VIEW_PARTS = (
@@ -92,17 +100,50 @@ class RunInfo:
     device: str
 
 
+RATE_WINDOW = 30.0
+"""Seconds of wall clock the live steps/s spans. A compare window's live measurement pauses
+training for 1.5-6 s once every ten times that (`compare_panel.MEASURE_SHARE`): a window this
+long takes most pauses in, where the old 2-s one forgot each at the next tick and showed 30-40
+steps/s for a run that really made 4."""
+
+
 @dataclass
 class _Rate:
-    """Steps per second over the last few seconds of training (not since the start)."""
+    """Training speed by the wall clock. Everything between two ticks counts (a measurement, the
+    pictures, a CPU shared with other runs), so the rate is the one the run really progresses
+    at; time paused does not count."""
 
-    window: float = 2.0
+    seconds: float = 0.0
+    """Wall-clock seconds trained before the current stretch of training."""
+    window: float = RATE_WINDOW
     marks: deque = field(default_factory=deque)
+    since: float | None = None
+    """When the current stretch of training began (None: not training)."""
 
-    def add(self, when: float, step: int) -> float:
+    def start(self, when: float, step: int) -> None:
+        self.since = when
+        self.marks = deque([(when, step)])
+
+    def add(self, when: float, step: int) -> None:
+        """A tick ended at `when` with `step` steps done. The oldest mark kept is the last one
+        at least `window` old, so the span never shrinks to the last tick alone."""
         self.marks.append((when, step))
-        while len(self.marks) > 2 and when - self.marks[0][0] > self.window:
+        while len(self.marks) > 2 and when - self.marks[1][0] >= self.window:
             self.marks.popleft()
+
+    def stop(self, when: float) -> None:
+        if self.since is not None:
+            self.seconds += when - self.since
+            self.since = None
+
+    def total(self, when: float) -> float:
+        """Wall-clock seconds trained so far (the current stretch included)."""
+        return self.seconds + (when - self.since if self.since is not None else 0.0)
+
+    def live(self) -> float:
+        """Steps per second over the last `window` seconds of this stretch."""
+        if len(self.marks) < 2:
+            return 0.0
         (t0, s0), (t1, s1) = self.marks[0], self.marks[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
@@ -111,7 +152,9 @@ Send = Callable[[str, object], None]
 """How the engine reports: send("snapshot", Snapshot), send("state", "paused"), ...
 
 kinds: run_started (RunInfo), target_changed (RunInfo), snapshot (Snapshot), state (idle |
-training | paused | finished), failed (str), sampled (SampleRun), saved (str).
+training | paused | finished), failed (str: an expected error, e.g. a bad setting),
+internal_error (str: a bug, one line naming the log that holds the traceback), sampled
+(SampleRun), saved (str).
 """
 
 
@@ -124,6 +167,8 @@ class Engine:
         self.state = "idle"
         self.views: frozenset[str] = frozenset(VIEW_PARTS) - {"likelihood", "conditional"}
         self._chunk_steps = 10
+        self._field_box: snap.Bounds | None = None
+        """What the field view shows (`set_field_box`); None: the data and noise box."""
         self._reset_run_state()
 
     @property
@@ -136,12 +181,17 @@ class Engine:
         self._last_publish = 0.0
         self._due: dict[str, float] = {}
         self._heavy_free_at = 0.0
-        self._rate = _Rate()
-        self._steps_per_s = 0.0
-        self._marginal: np.ndarray | None = None
+        # A loaded run starts from the time its checkpoint says it trained.
+        self._rate = _Rate(seconds=self.trainer.elapsed if self.trainer is not None else 0.0)
+        self._marginal: tuple[snap.Bounds, np.ndarray] | None = None
+        """The exact field and the box it was computed on (it depends on the target only)."""
+        self._floors: dict[int, float] = {}
+        """W2 floors of this target, by sample size (`_w2_floor`)."""
         self._target_t: torch.Tensor | None = None
         self._bounds_cache: snap.Bounds | None = None
         self._x0: torch.Tensor | None = None
+        self._broken: set[str] = set()
+        """Pictures whose code raised: off until the next run or target (`_picture`)."""
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -194,7 +244,6 @@ class Engine:
         if self.trainer is None or self.trainer.done or self.state == "training":
             return
         self._set_state("training")
-        self._rate = _Rate()
 
     def pause(self) -> None:
         if self.state == "training":
@@ -225,8 +274,10 @@ class Engine:
             self._fail(f"Cannot use this target: {exc}")
             return
         self._marginal = None
+        self._floors.clear()
         self._target_t = None
         self._bounds_cache = None
+        self._broken.clear()
         self.send("target_changed", self._run_info())
         self._publish(force_heavy=True)
 
@@ -240,6 +291,17 @@ class Engine:
             else:
                 for part in added & set(HEAVY_INTERVALS):
                     self._due[part] = 0.0  # switched on mid-run: draw it at the next chance
+
+    def set_field_box(self, box: snap.Bounds) -> None:
+        """The range the field view shows (its dock's shape, pan and zoom): the arrows are
+        computed over all of it, not only the data box."""
+        box = tuple(float(b) for b in box)
+        if box == self._field_box:
+            return
+        self._field_box = box
+        self._due["field"] = 0.0
+        if self.trainer is not None and self.state != "training" and self._wants("field"):
+            self._publish(force_heavy=True, only=frozenset({"field"}))
 
     def sample(self, request: dict) -> None:
         """Sample the EMA model with the requested solver; sends `sampled` or `failed`."""
@@ -266,6 +328,8 @@ class Engine:
         if not np.isfinite(run.trajectories.samples).all():
             self._fail("Sampling produced NaN/inf: the model or the solver diverged.")
             return
+        if run.w2 is not None:
+            run = replace(run, w2_floor=self._w2_floor(run.w2_points))
         self.send("sampled", run)
 
     def save_model(self, directory: str) -> None:
@@ -294,13 +358,21 @@ class Engine:
         x0 = flow.prior(len(target), (2,), gen)
         try:
             ladder = compare.w2_vs_nfe(flow, target, x0)
-            table = compare.flow_report(flow, target, x0[:500], nll_points=300)
+            table = compare.flow_report(flow, target, x0[:REPORT_POINTS], nll_points=300)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             self._fail(f"Measuring failed: {exc}")
             return
-        rate = self.trainer.step_count / self.trainer.elapsed if self.trainer.elapsed else 0.0
-        table.update(step=self.trainer.step_count, steps_per_s=rate)
+        table.update(
+            step=self.trainer.step_count,
+            steps_per_s=self._average_rate(time.perf_counter()),
+            w2_floor=self._w2_floor(min(len(target), REPORT_POINTS)),
+        )
         self.send("measured", {"ladder": ladder, "table": table})
+
+    def recover(self) -> None:
+        """After an unexpected error in a command or a tick: stop training, publishing nothing
+        (whatever failed could fail again), so the user sees the error and decides."""
+        self._halt()
 
     def _halt(self) -> None:
         """Stop training (a new run replaces this one)."""
@@ -329,7 +401,7 @@ class Engine:
         spent = time.perf_counter() - start
         scale = CHUNK_SECONDS / max(spent, 1e-4)
         self._chunk_steps = int(min(5000, max(1, self._chunk_steps * min(2.0, max(0.5, scale)))))
-        self._steps_per_s = self._rate.add(time.perf_counter(), trainer.step_count)
+        self._rate.add(time.perf_counter(), trainer.step_count)
         if trainer.done:
             self._set_state("finished")
             self._publish(force_heavy=True)
@@ -338,8 +410,9 @@ class Engine:
 
     # ---- pictures ------------------------------------------------------------------------
 
-    def _publish(self, force_heavy: bool = False) -> None:
-        """Send a snapshot if it is time (always when `force_heavy`)."""
+    def _publish(self, force_heavy: bool = False, only: frozenset | None = None) -> None:
+        """Send a snapshot if it is time (always when `force_heavy`), with the heavy parts that
+        are due (all wanted ones when forced; `only`: just these)."""
         trainer = self.trainer
         if trainer is None:
             return
@@ -347,24 +420,26 @@ class Engine:
         if not force_heavy and now - self._last_publish < PUBLISH_INTERVAL:
             return
         self._last_publish = now
-        parts = self._heavy_parts(now, force_heavy)
+        parts = self._heavy_parts(now, force_heavy, only)
         losses = np.asarray(trainer.losses[self._sent_losses :], dtype=np.float64)
         item = snap.Snapshot(
             step=trainer.step_count,
             total_steps=trainer.config.steps,
-            steps_per_s=self._steps_per_s if self.state == "training" else 0.0,
+            steps_per_s=self._rate.live() if self.busy else self._average_rate(now),
             lr=trainer.config.lr * lr_factor(trainer.config, trainer.step_count),
             loss_start=self._sent_losses,
             losses=losses,
+            train_seconds=self._rate.total(now),
             **parts,
         )
         self._sent_losses = len(trainer.losses)
         self.send("snapshot", item)
 
-    def _heavy_parts(self, now: float, force: bool) -> dict:
-        """The expensive parts that are wanted and due: all of them when forced, else the most
-        overdue one, and then none until the picture budget (`HEAVY_SHARE`) allows again."""
-        wanted = [name for name in HEAVY_INTERVALS if self._wants(name)]
+    def _heavy_parts(self, now: float, force: bool, only: frozenset | None = None) -> dict:
+        """The expensive parts that are wanted (and in `only`, if given) and due: all of them
+        when forced, else the most overdue one, and then none until the picture budget
+        (`HEAVY_SHARE`) allows again."""
+        wanted = [n for n in HEAVY_INTERVALS if self._wants(n) and (only is None or n in only)]
         if not force:
             if now < self._heavy_free_at:
                 return {}
@@ -373,11 +448,24 @@ class Engine:
         parts: dict = {}
         start = time.perf_counter()
         for name in wanted:
-            parts.update(getattr(self, f"_{name}")())
+            parts.update(self._picture(name))
             self._due[name] = now + HEAVY_INTERVALS[name]
         cost = time.perf_counter() - start
         self._heavy_free_at = now + cost * (1.0 - HEAVY_SHARE) / HEAVY_SHARE
         return parts
+
+    def _picture(self, name: str) -> dict:
+        """One picture part. One whose code raises is reported once and left off until the next
+        run or target: a bug in a picture must not stop training nor flood the app every tick,
+        and the snapshot goes out with the other parts."""
+        try:
+            return getattr(self, f"_{name}")()
+        except Exception as exc:
+            self._broken.add(name)
+            then = "that picture is off until the next run or target"
+            message = trainer_log.internal_error(f"the {name} picture", exc, then)
+            self.send("internal_error", message)
+            return {}
 
     @property
     def _is_image(self) -> bool:
@@ -385,8 +473,10 @@ class Engine:
 
     def _wants(self, name: str) -> bool:
         """Whether a part is needed by a visible view (`self.views`, set by the window) and
-        makes sense for this run (image runs: `IMAGE_PARTS` only; 2-D runs: all but bpd)."""
-        if name not in (IMAGE_PARTS if self._is_image else set(HEAVY_INTERVALS) - {"bpd"}):
+        makes sense for this run (image runs: `IMAGE_PARTS` only; 2-D runs: all but bpd), and
+        has not failed in this run (`_broken`)."""
+        parts = IMAGE_PARTS if self._is_image else set(HEAVY_INTERVALS) - {"bpd"}
+        if name in self._broken or name not in parts:
             return False
         if name == "samples":  # the samples view, and the histogram density drawn from them
             return "samples" in self.views or self._histogram
@@ -439,16 +529,19 @@ class Engine:
         return parts
 
     def _field(self) -> dict:
+        """The learned field over the range the field view shows (the data and noise box until
+        it says), and the exact field on the same grid when asked for: that one depends on the
+        target only, so it is kept until the target or the box changes."""
         flow = self.trainer.flow()
         times = snap.frame_times(flow.path, FIELD_FRAMES)
-        frames = snap.learned_field(flow, self._bounds(), times, FIELD_GRID)
+        box = self._field_box or snap.noise_bounds(self._bounds())
+        frames = snap.learned_field(flow, box, times, FIELD_GRID)
         if "marginal" in self.views:
-            if self._marginal is None:
+            if self._marginal is None or self._marginal[0] != box:
                 target = self._target_tensor()[:MARGINAL_POINTS]
-                self._marginal = snap.exact_marginal_field(
-                    flow.path, target, self._bounds(), times, FIELD_GRID
-                )
-            frames = replace(frames, marginal=self._marginal)
+                exact = snap.exact_marginal_field(flow.path, target, box, times, FIELD_GRID)
+                self._marginal = (box, exact)
+            frames = replace(frames, marginal=self._marginal[1])
         return {"field": frames}
 
     def _bpd(self) -> dict:
@@ -471,6 +564,19 @@ class Engine:
         if self._target_t is None:
             self._target_t = self.trainer.target(TARGET_POINTS, seed=self.trainer.config.seed + 7)
         return self._target_t
+
+    def _average_rate(self, now: float) -> float:
+        """The run's steps per wall-clock second of training (what a finished run shows)."""
+        seconds = self._rate.total(now)
+        return self.trainer.step_count / seconds if seconds > 0 else 0.0
+
+    def _w2_floor(self, n: int) -> float:
+        """W2 between `n` of the target points W2 is measured against and `n` independent ones:
+        the score of a perfect model at that sample size, once per target and size."""
+        if n not in self._floors:
+            other = self.trainer.target(n, seed=self.trainer.config.seed + FLOOR_SEED)
+            self._floors[n] = wasserstein2(self._target_tensor()[:n], other)
+        return self._floors[n]
 
     def _bounds(self) -> snap.Bounds:
         """Fixed per target, so the views keep their frame while the model changes."""
@@ -495,7 +601,13 @@ class Engine:
         )
 
     def _set_state(self, state: str) -> None:
+        """The new state; entering or leaving "training" starts or stops the training clock."""
         if state != self.state:
+            now = time.perf_counter()
+            if self.state == "training":
+                self._rate.stop(now)
+            if state == "training":
+                self._rate.start(now, self.trainer.step_count)
             self.state = state
             self.send("state", state)
 

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PIL import Image
+from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from fmstudio.app import export
+from fmstudio.app.views import TrajectoryView
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, load_points, save_points
 from fmstudio.core.io import CheckpointError, read_header
@@ -28,9 +30,13 @@ POINTS_FILTER = "Points (*.npy *.csv)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp)"
 PLOT_FILTER = "PNG image (*.png);;SVG vector image (*.svg)"
 GIF_FRAMES = 48
+GIF_SIDES = (480, 640, 720, 1080)
+"""Frame sizes offered for an animation, in pixels: square, as the trajectory plot's axes are
+equal and its range is the target's square."""
+GIF_SIDE = 640
 GIF_PARTICLE_SIZE = 4.0
-"""Particles in an exported animation: larger than live, so the motion reads at GIF size."""
-LIVE_PARTICLE_SIZE = 2.0
+"""Particles in a 480 px animation (larger than live, so the motion reads), in proportion at
+other sizes."""
 
 
 class FileActions:
@@ -55,25 +61,38 @@ class FileActions:
             self.window.prefs.set_last_dir(path)
         return path or None
 
+    def ask_item(self, title: str, label: str, items: list[str], current: int = 0) -> str | None:
+        """A choice from a list in a small dialog. Returns None when cancelled."""
+        item, ok = QInputDialog.getItem(self.window, title, label, items, current, False)
+        return item if ok else None
+
     def _with_path(self, mode: str, title: str, filter: str, action) -> None:
         path = self.ask(mode, title, filter)
         if path:
             action(path)
 
-    def open_session_dialog(self) -> None:
-        self._with_path("open", "Open session", SESSION_FILTER, self.open_session)
-
-    def save_session_dialog(self) -> None:
+    def save_session_dialog(self) -> bool:
+        """File ▸ Save session: to its file, or asking for one; True once it is saved."""
         if self.session_path is None:
-            self.save_session_as_dialog()
-        else:
-            self.save_session(self.session_path)
+            return self.save_session_as_dialog()
+        return self.save_session(self.session_path)
 
-    def save_session_as_dialog(self) -> None:
-        self._with_path("save", "Save session", SESSION_FILTER, self.save_session)
+    def save_session_as_dialog(self) -> bool:
+        path = self.ask("save", "Save session", SESSION_FILTER)
+        return path is not None and self.save_session(path)
+
+    def new_session_confirmed(self) -> None:
+        """File ▸ New session, once unsaved work is saved or given up."""
+        if self.window.confirm_discard("A new session"):
+            self.new_session()
+
+    def open_session_dialog(self) -> None:
+        if self.window.confirm_discard("Opening a session"):
+            self._with_path("open", "Open session", SESSION_FILTER, self.open_session)
 
     def open_model_dialog(self) -> None:
-        self._with_path("dir", "Open a model directory", "", self.open_model)
+        if self.window.confirm_discard("Opening a model"):
+            self._with_path("dir", "Open a model directory", "", self.open_model)
 
     def export_model_dialog(self) -> None:
         self._with_path("dir", "Export the model into a directory", "", self.export_model)
@@ -85,7 +104,15 @@ class FileActions:
         self._with_path("save", "Export plot", PLOT_FILTER, lambda p: self.export_view(view, p))
 
     def export_animation_dialog(self) -> None:
-        self._with_path("save", "Export animation", "GIF animation (*.gif)", self.export_animation)
+        """A GIF file, then the size of its frames."""
+        path = self.ask("save", "Export animation", "GIF animation (*.gif)")
+        if path is None:
+            return
+        sides = {f"{side} × {side} px": side for side in GIF_SIDES}
+        default = GIF_SIDES.index(GIF_SIDE)
+        choice = self.ask_item("Export animation", "Frame size:", list(sides), default)
+        if choice is not None:
+            self.export_animation(path, size=(sides[choice], sides[choice]))
 
     def screenshot_dialog(self) -> None:
         self._with_path("save", "Save a screenshot", "PNG image (*.png)", self.screenshot)
@@ -110,12 +137,13 @@ class FileActions:
         w.data_panel.set_source(w.source)
         w.settings_panel.set_config(TrainConfig())
         w.new_run()
+        w.mark_saved(session=True)
 
     def model_dir_for(self, session: Path) -> Path:
         name = session.name.removesuffix(".json").removesuffix(".fmstudio")
         return session.with_name(f"{name}.model")
 
-    def save_session(self, path: str | Path) -> None:
+    def save_session(self, path: str | Path) -> bool:
         """Write settings, drawing and view state; the model goes to `<name>.model/` beside it."""
         w = self.window
         path = Path(path)
@@ -123,7 +151,7 @@ class FileActions:
             config = w.current_config()
         except ConfigError as exc:
             w.show_error(f"Cannot save the session: {exc}")
-            return
+            return False
         model_dir = self.model_dir_for(path) if w.step > 0 else None
         session = Session(
             config=config,
@@ -142,12 +170,14 @@ class FileActions:
             save_session(path, session)
         except OSError as exc:
             w.show_error(f"Cannot save the session to {path}: {exc}")
-            return
+            return False
         if model_dir is not None:
             w.controller.save_model(str(model_dir))
         self.session_path = path
         self._remember(path)
+        w.mark_saved(session=True)
         w.statusBar().showMessage(f"Saved session {path}", 5000)
+        return True
 
     def open_session(self, path: str | Path) -> None:
         w = self.window
@@ -177,6 +207,7 @@ class FileActions:
             w.time_bar.set_time(float(view["t"]))
         self.session_path = path
         self._remember(path)
+        w.mark_saved(session=True)
         if session.model_dir is not None and (session.model_dir / "config.json").exists():
             w.controller.load_model(str(session.model_dir))
         else:
@@ -194,8 +225,12 @@ class FileActions:
         for text in recent:
             action = menu.addAction(Path(text).name)
             action.setToolTip(text)
-            action.triggered.connect(lambda _=False, p=text: self.open_session(p))
+            action.triggered.connect(lambda _=False, p=text: self._open_recent(p))
         menu.setEnabled(bool(recent))
+
+    def _open_recent(self, path: str) -> None:
+        if self.window.confirm_discard("Opening a session"):
+            self.open_session(path)
 
     # ---- models ---------------------------------------------------------------------------
 
@@ -211,6 +246,7 @@ class FileActions:
     def export_model(self, directory: str | Path) -> None:
         """safetensors + JSON, the same layout `fmstudio sample/eval` read."""
         self.window.controller.save_model(str(directory))
+        self.window.mark_saved(drawing=False)
 
     # ---- points, samples, pictures --------------------------------------------------------
 
@@ -223,7 +259,8 @@ class FileActions:
         self.window.use_points(points)
 
     def export_points(self, path: str | Path) -> None:
-        self._save_points(path, np.array(self.window.drawing.points), "drawn points")
+        if self._save_points(path, np.array(self.window.drawing.points), "drawn points"):
+            self.window.mark_saved(model=False)
 
     def export_samples(self, path: str | Path) -> None:
         """The last sampling run's samples, or the live view's when nothing was sampled yet."""
@@ -238,13 +275,14 @@ class FileActions:
             return
         self._save_points(path, samples, "samples")
 
-    def _save_points(self, path: str | Path, points: np.ndarray, what: str) -> None:
+    def _save_points(self, path: str | Path, points: np.ndarray, what: str) -> bool:
         try:
             save_points(path, points)
         except DatasetError as exc:
             self.window.show_error(f"Cannot export the {what}: {exc}")
-            return
+            return False
         self.window.statusBar().showMessage(f"Wrote {len(points)} {what} to {path}", 5000)
+        return True
 
     def export_view(self, view: str, path: str | Path) -> None:
         try:
@@ -252,26 +290,47 @@ class FileActions:
         except (ValueError, OSError) as exc:
             self.window.show_error(f"Cannot export the plot: {exc}")
 
-    def export_animation(self, path: str | Path, frames: int = GIF_FRAMES) -> None:
-        """The particles flowing from noise (t = 0) to data (t = 1), one GIF frame per time."""
+    def export_animation(
+        self,
+        path: str | Path,
+        frames: int = GIF_FRAMES,
+        size: tuple[int, int] = (GIF_SIDE, GIF_SIDE),
+    ) -> None:
+        """The particles flowing from noise (t = 0) to data (t = 1), one GIF frame per time,
+        each `size` (width, height) pixels whatever the shape of the trajectory dock."""
         w = self.window
-        if w.trajectory_view.trajectories is None:
+        if w.trajectory_view.trajectories is None or w.run_info is None:
             w.show_error("No trajectories yet: train or sample first.")
             return
-        t_min, t_max = w.run_info.t_range if w.run_info else (0.0, 1.0)
-        keep = w.time_bar.time()
-        images = []
-        w.trajectory_view.set_particle_size(GIF_PARTICLE_SIZE)
-        for t in np.linspace(t_min, t_max, frames):
-            w.trajectory_view.set_time(float(t))
-            QApplication.processEvents()
-            images.append(export.grab_frame(w.trajectory_view.plot))
-        w.trajectory_view.set_particle_size(LIVE_PARTICLE_SIZE)
-        w.trajectory_view.set_time(keep)
         try:
-            export.save_gif(images, path, fps=20)
+            export.save_gif(self._animation_frames(frames, size), path, fps=20)
         except (ValueError, OSError) as exc:
             w.show_error(f"Cannot export the animation: {exc}")
+
+    def _animation_frames(self, count: int, size: tuple[int, int]) -> list[Image.Image]:
+        """Frames drawn by an off-screen trajectory view of `size` showing what the live one
+        does (paths, target, range), so the live view keeps its own size and particles."""
+        w = self.window
+        live, info = w.trajectory_view, w.run_info
+        view = TrajectoryView(max_curves=live.max_curves)
+        view.show_curves.setChecked(live.show_curves.isChecked())
+        view.set_particle_size(GIF_PARTICLE_SIZE * min(size) / GIF_SIDES[0])
+        view.set_target(info.target)
+        view.set_bounds(info.bounds)
+        view.set_trajectories(live.trajectories)
+        if live.conditional is not None:
+            view.show_conditional.setChecked(True)
+            view.set_conditional(live.conditional)
+        try:
+            export.show_offscreen(view, view.plot, size)
+            images = []
+            for t in np.linspace(*info.t_range, count):
+                view.set_time(float(t))
+                images.append(export.grab_frame(view.plot, size))
+            return images
+        finally:
+            view.close()
+            view.deleteLater()
 
     def screenshot(self, path: str | Path) -> None:
         try:

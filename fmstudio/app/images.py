@@ -30,6 +30,7 @@ from fmstudio.app import export
 from fmstudio.app.controller import Controller
 from fmstudio.app.panels import forms
 from fmstudio.app.panels.sampling import SamplingPanel
+from fmstudio.app.screen import fit_to_screen
 from fmstudio.app.views import LossView
 from fmstudio.app.views.images import BitsPerDimView, ImageTilesView
 from fmstudio.core import imagegrid
@@ -49,6 +50,8 @@ DEFAULT_CONFIG = TrainConfig(
 """The offline default: 8×8 digits, which 2 CPU cores turn into recognisable digits in about
 four minutes (benchmarks/RESULTS.md, "Digits on a CPU")."""
 STRIP_IMAGES = 8
+PREFERRED_SIZE = (1400, 900)
+"""Where the screen allows; `screen.fit_to_screen` shrinks it to a smaller screen."""
 """Samples whose x_t is shown along t."""
 SOURCES = (
     ("digits", "digits (8×8, built in)"),
@@ -80,7 +83,7 @@ class ImageWindow(QMainWindow):
         self.controller.sampled.connect(self._on_sampled)
         self.controller.saved.connect(self._on_saved)
         self.controller.failed.connect(self.show_error)
-        self.resize(1400, 900)
+        fit_to_screen(self, PREFERRED_SIZE)
         self.new_run()
 
     # ---- layout ---------------------------------------------------------------------------
@@ -138,10 +141,16 @@ class ImageWindow(QMainWindow):
         self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.source.activated.connect(self._on_source_chosen)
         self.source_label = forms.hint_label("imageSpec", config.dataset)
-        self.size = forms.int_spin(
-            "imageSize", "Resize images to this many pixels a side (0: as stored)", 0, 256, 0
+        self.image_size = forms.int_spin(
+            "imageSize",
+            "Resize images to this many pixels a side, or keep the size they are stored at",
+            0,
+            256,
+            0,
+            special="stored size",  # 0: do not resize
         )
-        self.size.setValue(config.image_size or 0)
+        self.image_size.setSuffix(" px")
+        self.image_size.setValue(config.image_size or 0)
         self.channels = forms.combo(
             "imageChannels",
             "Grayscale or colour (as stored: the dataset's own)",
@@ -166,7 +175,7 @@ class ImageWindow(QMainWindow):
         for label, widget in (
             ("Data", self.source),
             ("", self.source_label),
-            ("size", self.size),
+            ("image size", self.image_size),
             ("", self.channels),
             ("U-Net", self.unet),
             ("path", self.path),
@@ -209,7 +218,7 @@ class ImageWindow(QMainWindow):
         return dataclasses.replace(
             self._base,
             dataset=self.spec,
-            image_size=self.size.value() or None,
+            image_size=self.image_size.value() or None,
             channels=self.channels.currentData(),
             unet=self.unet.currentData(),
             path=self.path.currentData(),

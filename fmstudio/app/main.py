@@ -2,7 +2,9 @@
 
 A scripted start sets the data and settings from the command line (or a session file), can
 train at once, sample, and save a screenshot of the window and of each view when done, then
-quit. The README's screenshots are made this way.
+quit. With `--compare SPEC` it opens compare mode on that target instead, trains every
+configuration (and `--reflow NAME` of them), measures them and shoots the comparison. The
+README's screenshots are made this way.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
+from fmstudio.app.compare import CompareWindow
 from fmstudio.app.images import ImageWindow
 from fmstudio.app.style import apply_theme
 from fmstudio.app.window import MainWindow
-from fmstudio.cli import window_size
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import IMAGE_EXTENSIONS, PRESETS, load_points
 from fmstudio.core.session import DataSource
@@ -56,6 +58,7 @@ class ScriptedRun(QObject):
         self.window, self.args, self.app = window, args, app
         self.exit_code = 0
         self.quit_when_done = args.screenshot is not None or args.shots is not None
+        window.ask_before_discard = not self.quit_when_done  # nobody is there to answer
         window.controller.stateChanged.connect(self._on_state)
         window.controller.sampled.connect(self._on_sampled)
         window.controller.failed.connect(self._on_failed)
@@ -105,10 +108,80 @@ class ScriptedRun(QObject):
         self.window.close()
 
 
+class ScriptedCompare(QObject):
+    """Compare mode: train every configuration → reflow the named ones → wait until each
+    panel has trained and been measured → screenshot and export → quit."""
+
+    POLL_MS = 250
+
+    def __init__(self, compare: CompareWindow, args: argparse.Namespace) -> None:
+        super().__init__()
+        self.compare, self.args = compare, args
+        self.exit_code = 0
+        self.quit_when_done = args.screenshot is not None or args.shots is not None
+        self.reflows = [name for name in (args.reflow or "").split(",") if name]
+        self.poll = QTimer(self)
+        self.poll.setInterval(self.POLL_MS)
+        self.poll.timeout.connect(self._check)
+        if self.quit_when_done:
+            QTimer.singleShot(int(args.timeout * 1000), self._on_timeout)
+
+    def begin(self) -> None:
+        if self.args.train:
+            self.compare.start()
+        if self.args.train or self.quit_when_done:
+            self.poll.start()
+
+    def _ready(self, panel) -> bool:
+        """Trained and measured; without --train, showing its untrained model."""
+        if not self.args.train:
+            return panel.config is not None and panel.step == 0
+        return panel.state == "finished" and bool(panel.measured) and not panel.measuring
+
+    def _check(self) -> None:
+        panels = {panel.name: panel for panel in self.compare.panels}
+        if not all(self._ready(p) for p in panels.values()):
+            return
+        if self.reflows:
+            name = self.reflows.pop(0)
+            if name not in panels:
+                self._fail(f"--reflow {name}: no such configuration ({', '.join(panels)})")
+                return
+            self.compare.reflow(panels[name])
+            return
+        if self.compare.error.text():
+            self._fail(self.compare.error.text())
+        elif self.quit_when_done:
+            self.poll.stop()
+            QTimer.singleShot(500, self._finish)  # let the last pictures be drawn
+
+    def _fail(self, message: str) -> None:
+        print(f"fmstudio app: {message}", file=sys.stderr)
+        self.exit_code = 1
+        self.poll.stop()
+        if self.quit_when_done:
+            self._finish()
+
+    def _on_timeout(self) -> None:
+        self._fail("timed out before the scripted comparison finished")
+
+    def _finish(self) -> None:
+        if self.args.time is not None:
+            self.compare.time_bar.set_time(self.args.time)
+        QApplication.processEvents()
+        if self.args.screenshot is not None:
+            self.compare.save_screenshot(self.args.screenshot)
+        if self.args.shots is not None:
+            self.compare.export_to(self.args.shots)
+        QApplication.closeAllWindows()
+
+
 def run_app(args: argparse.Namespace, config: TrainConfig, engine=None) -> int:
     """Open the window, apply the command line, run the event loop; the exit code.
 
-    `engine`: the training process, if the caller started it early (see `launch`).
+    `args.size`: (width, height) or None, when every window fits itself to the screen (the
+    main window restores its last geometry while that fits). `engine`: the training process,
+    if the caller started it early (see `launch`).
     """
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("fmstudio")
@@ -118,13 +191,32 @@ def run_app(args: argparse.Namespace, config: TrainConfig, engine=None) -> int:
     window = ImageWindow(config, engine=engine) if image_mode else MainWindow(engine=engine)
     try:
         app.aboutToQuit.connect(window.shutdown)
-        window.resize(*window_size(args.size))
+        _size(window, args.size)
         window.show()
         if not image_mode:
             apply_arguments(window, args, config)
-        script = ScriptedRun(window, args, app)
+        if args.compare and not image_mode:
+            script = _open_compare(window, args)
+        else:
+            script = ScriptedRun(window, args, app)
         QTimer.singleShot(0, script.begin)
         code = app.exec()
     finally:
         window.shutdown()  # whatever happened, training ends before Python exits
     return script.exit_code or code
+
+
+def _size(window: QWidget, size: tuple[int, int] | None) -> None:
+    if size is not None:
+        window.resize(*size)
+
+
+def _open_compare(window: MainWindow, args: argparse.Namespace) -> ScriptedCompare:
+    """Compare mode on the window's target and settings, driven by `ScriptedCompare`; the main
+    window stays behind it (training nothing), as after Train ▸ Compare paths…."""
+    window.ask_before_discard = False
+    compare = window.open_compare(args.compare)
+    if compare is None:  # the target or settings are unusable: the banner says why
+        raise SystemExit(f"fmstudio app: {window.last_error}")
+    _size(compare, args.size)
+    return ScriptedCompare(compare, args)

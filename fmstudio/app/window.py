@@ -7,6 +7,7 @@ does the work, snapshots come back and the views draw them. No math happens here
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fmstudio.app import ask, help_pages
 from fmstudio.app.controller import Controller
 from fmstudio.app.engine import RunInfo
 from fmstudio.app.files import FileActions
 from fmstudio.app.panels import DataPanel, SamplingPanel, SettingsPanel
 from fmstudio.app.panels.settings import LOCKED_WHILE_TRAINING
 from fmstudio.app.prefs import Prefs
+from fmstudio.app.screen import fit_to_screen, fits_screen
 from fmstudio.app.views import (
     DensityView,
     FieldView,
@@ -47,7 +50,19 @@ from fmstudio.core.snapshot import SampleRun, plot_bounds
 from fmstudio.core.training import LIVE_SETTINGS
 
 PREVIEW_POINTS = 3000
+COMPARE_SPEC = "ot,vp,otcfm"
+"""What Train ▸ Compare paths… sets up first (the user edits it in the compare window)."""
+PREFERRED_SIZE = (1500, 950)
+"""The window's size where the screen allows (`screen.fit_to_screen` shrinks it to fit)."""
+CONTROLS_MIN_WIDTH = 300
+"""The Controls dock never gets narrower: its tabs and fields stay readable."""
 DOCKED_VIEWS = ("loss", "field", "trajectories", "density")
+DOCK_AREAS = {
+    "field": Qt.DockWidgetArea.RightDockWidgetArea,
+    "trajectories": Qt.DockWidgetArea.RightDockWidgetArea,
+    "density": Qt.DockWidgetArea.RightDockWidgetArea,
+    "loss": Qt.DockWidgetArea.BottomDockWidgetArea,
+}
 VIEW_TITLES = {
     "samples": "Samples vs target",
     "loss": "Loss",
@@ -64,7 +79,6 @@ class MainWindow(QMainWindow):
         """`engine`: a training process started early (`launch.start_engine_process`)."""
         super().__init__()
         self.setObjectName("mainWindow")
-        self.setWindowTitle("fmstudio — Flow Matching studio")
         self.prefs = Prefs(settings)
         self.controller = Controller(self, engine)
         self.drawing = Drawing()
@@ -80,6 +94,12 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.compare_window = None
         self.image_window = None
+        self.ask_before_discard = True
+        """False for a scripted start that quits by itself: nobody is there to answer."""
+        self._saved_step: int | None = 0
+        """The model's step when it was last saved (None: the step of the next snapshot)."""
+        self._drawing_saved = True
+        self._session_changed = False
 
         self._build_views()
         self._build_panels()
@@ -89,6 +109,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_layout()
         self._update_views_wanted()
+        self.update_title()
         self.new_run()
 
     # ---- layout ---------------------------------------------------------------------------
@@ -131,19 +152,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.docks: dict[str, QDockWidget] = {}
-        right, bottom = (
-            Qt.DockWidgetArea.RightDockWidgetArea,
-            Qt.DockWidgetArea.BottomDockWidgetArea,
-        )
         # The side columns run the full height; the loss sits under the canvas only.
-        self.setCorner(Qt.Corner.BottomRightCorner, right)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        areas = {"field": right, "trajectories": right, "density": right, "loss": bottom}
         for name in DOCKED_VIEWS:
             dock = QDockWidget(VIEW_TITLES[name], self)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(self.views[name])
-            self.addDockWidget(areas[name], dock)
+            self.addDockWidget(DOCK_AREAS[name], dock)
             self.docks[name] = dock
 
     def _build_panels(self) -> None:
@@ -162,6 +178,7 @@ class MainWindow(QMainWindow):
             scroll.setWidgetResizable(True)
             scroll.setWidget(panel)
             self.tabs.addTab(scroll, title)
+        self.tabs.setMinimumWidth(CONTROLS_MIN_WIDTH)
         dock = QDockWidget("Controls", self)
         dock.setObjectName("dock_controls")
         dock.setWidget(self.tabs)
@@ -177,7 +194,9 @@ class MainWindow(QMainWindow):
         action.setToolTip(f"{tip or text} ({shortcut})" if shortcut else tip or text)
         action.setStatusTip(tip or text)
         if slot is not None:
-            action.triggered.connect(slot)
+            # `triggered` passes `checked`: never let it land in a slot's own parameter (it
+            # once reached open_compare's `spec` and broke Ctrl+K).
+            action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)
         return action
 
@@ -187,7 +206,7 @@ class MainWindow(QMainWindow):
             "actionTrain", "Train", self.toggle_training, "Space", "Start or pause training"
         )
         self.action_reset = self._action(
-            "actionReset", "Reset", self.new_run, "Ctrl+R", "Start over with a fresh model"
+            "actionReset", "Reset", self.reset_run, "Ctrl+R", "Start over with a fresh model"
         )
         self.action_sample = self._action(
             "actionSample", "Sample", self.sample, "Ctrl+Return", "Sample the current model"
@@ -228,7 +247,9 @@ class MainWindow(QMainWindow):
 
         menu = self.menuBar().addMenu("&File")
         menu.setObjectName("menuFile")
-        menu.addAction(self._action("actionNewSession", "New session", f.new_session, "Ctrl+N"))
+        menu.addAction(
+            self._action("actionNewSession", "New session", f.new_session_confirmed, "Ctrl+N")
+        )
         menu.addAction(
             self._action("actionOpenSession", "Open session…", f.open_session_dialog, "Ctrl+O")
         )
@@ -247,7 +268,13 @@ class MainWindow(QMainWindow):
         export = menu.addMenu("Export")
         export.setObjectName("menuExport")
         export.addAction(
-            self._action("actionExportModel", "Model…", f.export_model_dialog, "Ctrl+E")
+            self._action(
+                "actionExportModel",
+                "Model…",
+                f.export_model_dialog,
+                "Ctrl+E",
+                "Export the model (safetensors + JSON, what fmstudio sample/eval read)",
+            )
         )
         export.addAction(
             self._action("actionExportSamples", "Samples (NPY/CSV)…", f.export_samples_dialog)
@@ -257,7 +284,7 @@ class MainWindow(QMainWindow):
                 self._action(
                     f"actionExportView_{name}",
                     f"{VIEW_TITLES[name]} plot (PNG/SVG)…",
-                    lambda _=False, n=name: f.export_view_dialog(n),
+                    functools.partial(f.export_view_dialog, name),
                 )
             )
         export.addAction(
@@ -266,6 +293,7 @@ class MainWindow(QMainWindow):
                 "Trajectory animation (GIF)…",
                 f.export_animation_dialog,
                 "Ctrl+Shift+E",
+                "Export the trajectory animation as a GIF",
             )
         )
         export.addAction(
@@ -274,16 +302,17 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self._action("actionQuit", "Quit", self.close, "Ctrl+Q"))
 
+        menu = self.menuBar().addMenu("&Edit")
+        menu.setObjectName("menuEdit")
+        menu.addAction(self.action_undo)
+
         menu = self.menuBar().addMenu("&Train")
-        for action in (
-            self.action_train,
-            self.action_reset,
-            self.action_sample,
-            self.action_compare,
-            self.action_images,
-            self.action_undo,
-        ):
+        menu.setObjectName("menuTrain")
+        for action in (self.action_train, self.action_reset, self.action_sample):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.action_compare)
+        menu.addAction(self.action_images)
 
         menu = self.menuBar().addMenu("&View")
         menu.setObjectName("menuView")
@@ -294,6 +323,29 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.action_marginal)
         menu.addAction(self.action_likelihood)
+        menu.addSeparator()
+        menu.addAction(
+            self._action(
+                "actionResetLayout",
+                "Reset layout",
+                self.reset_layout,
+                tip="Put every view and the controls back where they were at the first start",
+            )
+        )
+
+        menu = self.menuBar().addMenu("&Help")
+        menu.setObjectName("menuHelp")
+        menu.addAction(
+            self._action("actionShortcuts", "Keyboard shortcuts", self.show_shortcuts, "F1")
+        )
+        menu.addAction(
+            self._action(
+                "actionMaths",
+                "What each view shows (the maths)",
+                self.show_maths,
+                tip="Each view's equation, with links to the papers",
+            )
+        )
 
         bar = self.addToolBar("Training")
         bar.setObjectName("transportBar")
@@ -349,6 +401,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.changed.connect(self.change_setting)
         self.sampling_panel.sampleRequested.connect(self.sample)
         self.time_bar.timeChanged.connect(self._set_time)
+        self.field_view.boxChanged.connect(self.controller.set_field_box)
         # One switch, two places: the View menu and the field view's "exact" box.
         self.field_view.show_marginal.setChecked(self.action_marginal.isChecked())
         self.field_view.show_marginal.toggled.connect(self.action_marginal.setChecked)
@@ -363,19 +416,38 @@ class MainWindow(QMainWindow):
             dock.visibilityChanged.connect(lambda _visible: self._update_views_wanted())
 
     def _restore_layout(self) -> None:
+        """The user's last geometry and dock layout, while they fit this screen; else the
+        first start's, sized to the screen."""
         geometry, state = self.prefs.layout()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 950)
+        restored = geometry is not None and self.restoreGeometry(geometry) and fits_screen(self)
+        if not restored:
+            fit_to_screen(self, PREFERRED_SIZE)
         if state is None or not self.restoreState(state):
             self.default_layout()
 
     def default_layout(self) -> None:
-        """Sizes of the first start (later starts restore the user's own layout)."""
-        self.resizeDocks([self.docks["controls"]], [340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["field"]], [470], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["loss"]], [220], Qt.Orientation.Vertical)
+        """Sizes of the first start (later starts restore the user's own layout), in
+        proportion to the window so a laptop screen keeps room for the canvas."""
+        width, height = self.width(), self.height()
+        self.resizeDocks(
+            [self.docks["controls"], self.docks["field"]],
+            [max(CONTROLS_MIN_WIDTH, width * 23 // 100), width * 31 // 100],
+            Qt.Orientation.Horizontal,
+        )
+        self.resizeDocks([self.docks["loss"]], [height * 23 // 100], Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: every dock shown, docked where the first start put it, at
+        the first start's sizes, in a window that fits the screen."""
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.docks["controls"])
+        for name in DOCKED_VIEWS:
+            self.addDockWidget(DOCK_AREAS[name], self.docks[name])
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+        self.showNormal()
+        fit_to_screen(self, PREFERRED_SIZE)
+        self.default_layout()
 
     # ---- runs and training ------------------------------------------------------------------
 
@@ -424,6 +496,11 @@ class MainWindow(QMainWindow):
         self.samples_view.set_samples(None)
         self.samples_view.set_bounds(plot_bounds(points))
 
+    def reset_run(self) -> None:
+        """Train ▸ Reset: a fresh model, once the user agreed to lose an unsaved one."""
+        if self.confirm_discard("Reset"):
+            self.new_run()
+
     def toggle_training(self) -> None:
         if self.state == "training":
             self.controller.pause()
@@ -435,26 +512,29 @@ class MainWindow(QMainWindow):
 
     def change_setting(self, name: str, value: object) -> None:
         """A settings edit: live ones go to the running trainer; the rest start a fresh model."""
+        self.mark_changed()
         if name in LIVE_SETTINGS:
             self.controller.update_settings({name: value})
         elif name in LOCKED_WHILE_TRAINING and self.step == 0 and self.state != "training":
             self.new_run()
 
-    def open_compare(self, spec: str = "ot,vp,otcfm") -> None:
-        """Compare mode on this window's target and settings (model size, steps, seed)."""
+    def open_compare(self, spec: str = COMPARE_SPEC):
+        """Compare mode on this window's target and settings (model size, steps, seed); the
+        new CompareWindow, or None when the target or settings are unusable."""
         from fmstudio.app.compare import CompareWindow, base_for_compare
 
         try:
             config, dataset = self.current_config(), self.current_dataset()
         except (ConfigError, DatasetError) as exc:
             self.show_error(str(exc))
-            return
+            return None
         if self.compare_window is not None:
             self.compare_window.close()
         self.compare_window = CompareWindow(base_for_compare(config), dataset, spec)
         self.compare_window.show()
+        return self.compare_window
 
-    def open_images(self) -> None:
+    def open_images(self):
         """Image mode, on the built-in digits (its own window and training process)."""
         from fmstudio.app.images import ImageWindow
 
@@ -462,6 +542,24 @@ class MainWindow(QMainWindow):
             self.image_window.close()
         self.image_window = ImageWindow()
         self.image_window.show()
+        return self.image_window
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts, listed from the actions themselves."""
+        self._show_help(
+            "helpShortcuts", "Keyboard shortcuts", help_pages.shortcuts_html(self.actions())
+        )
+
+    def show_maths(self) -> None:
+        """Help ▸ What each view shows: the equation behind every view, with links."""
+        self._show_help("helpMaths", "What each view shows", help_pages.maths_html())
+
+    def _show_help(self, name: str, title: str, text: str) -> None:
+        page = self.findChild(help_pages.HelpPage, name)
+        if page is None:
+            page = help_pages.HelpPage(self, name, title, text)
+        page.show()
+        page.raise_()
 
     def save_screenshot(self, path: str | Path) -> None:
         self.files.screenshot(path)
@@ -523,6 +621,7 @@ class MainWindow(QMainWindow):
 
     def _apply_target(self) -> None:
         """Train on the chosen target: a fresh model if nothing was trained yet, else live."""
+        self.mark_changed()
         if self.step == 0 and self.state != "training":
             self.new_run()
             return
@@ -561,6 +660,8 @@ class MainWindow(QMainWindow):
         self._drawing_changed()
 
     def _drawing_changed(self) -> None:
+        self._drawing_saved = False
+        self.mark_changed()
         self.data_panel.set_point_count(len(self.drawing), self.drawing.can_undo)
         if self.source.kind != "drawing":
             return
@@ -572,6 +673,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, info: RunInfo) -> None:
         self.run_info = info
+        self._saved_step = None  # a fresh model has nothing to lose; an opened one is saved
         self.settings_panel.set_config(info.config)
         self.loss_view.reset()
         self.time_bar.set_range(*info.t_range)
@@ -593,13 +695,19 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         self.step = item.step
+        if self._saved_step is None:
+            self._saved_step = item.step
+        if not self.isWindowModified() and self.unsaved_work() is not None:
+            self.update_title()
         self.loss_view.add_snapshot(item)
         if self.progress.maximum() != item.total_steps:
             self.progress.setMaximum(item.total_steps)
-        # Repaint the bar per 0.5% of the run (or at its end), not on every snapshot.
-        if (item.step - self.progress.value()) * 200 >= item.total_steps or item.step in (
-            0,
-            item.total_steps,
+        # Repaint the bar per 0.5% of the run while training, but always once it stops (so the
+        # bar and the loss readout agree after a pause).
+        if (
+            (item.step - self.progress.value()) * 200 >= item.total_steps
+            or item.step in (0, item.total_steps)
+            or self.state != "training"
         ):
             self.progress.setValue(item.step)
         self._lock_settings()
@@ -638,7 +746,7 @@ class MainWindow(QMainWindow):
         self.last_sample = run
         self._showing_sample = True
         self.sampling_panel.show_busy(False)
-        self.sampling_panel.show_result(run.nfe, run.w2, run.seconds)
+        self.sampling_panel.show_result(run.nfe, run.w2, run.seconds, floor=run.w2_floor)
         self.samples_view.set_samples(run.trajectories.samples)
         self.trajectory_view.set_trajectories(run.trajectories)
         self.trajectory_view.set_time(self.time_bar.time())
@@ -684,8 +792,55 @@ class MainWindow(QMainWindow):
         self.banner_row.hide()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed and not self.confirm_discard("Quitting"):
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
+
+    # ---- unsaved work --------------------------------------------------------------------
+
+    def unsaved_work(self) -> str | None:
+        """What a Reset, New, Open or Quit would throw away, in words (None: nothing)."""
+        lost = []
+        if self._saved_step is not None and self.step > self._saved_step:
+            lost.append(f"a model trained for {self.step:,} steps")
+        if not self._drawing_saved and len(self.drawing):
+            lost.append(f"a drawing of {len(self.drawing):,} points")
+        return " and ".join(lost) or None
+
+    def confirm_discard(self, action: str) -> bool:
+        """Whether `action` may go on: nothing unsaved, or the user saved it (File ▸ Save
+        session) or chose to discard it."""
+        lost = self.unsaved_work()
+        if lost is None or not self.ask_before_discard:
+            return True
+        answer = ask.ask_discard(self, f"{action} discards {lost}, not saved yet.")
+        if answer is ask.Answer.SAVE:
+            return self.files.save_session_dialog()
+        return answer is ask.Answer.DISCARD
+
+    def mark_saved(self, model: bool = True, drawing: bool = True, session: bool = False) -> None:
+        """The model (at its current step), the drawing and/or the session are on disk."""
+        if model:
+            self._saved_step = self.step
+        if drawing:
+            self._drawing_saved = True
+        if session:
+            self._session_changed = False
+        self.update_title()
+
+    def mark_changed(self) -> None:
+        """Settings, target or drawing changed since the session was saved."""
+        self._session_changed = True
+        self.update_title()
+
+    def update_title(self) -> None:
+        """'name[*] — fmstudio', with Qt's modified marker while there is unsaved work."""
+        path = self.files.session_path
+        name = path.name.removesuffix(".json").removesuffix(".fmstudio") if path else "untitled"
+        self.setWindowTitle(f"{name}[*] — fmstudio")
+        self.setWindowModified(self._session_changed or self.unsaved_work() is not None)
 
     def shutdown(self) -> None:
         """Stop training and remember the layout; safe to call twice (close + aboutToQuit)."""

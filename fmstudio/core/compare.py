@@ -24,6 +24,7 @@ from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.flow import FlowModel, nll_nats
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.metrics_flow import kinetic_energy, normalized_path_energy, straightness
+from fmstudio.core.progress import Progress, silent
 from fmstudio.core.training import Trainer
 
 FIXED_LADDER: tuple[tuple[str, tuple[int, ...]], ...] = (
@@ -162,11 +163,15 @@ def compare(
     seed: int = 12345,
     chunk: int = 50,
     callback: Callable[[str, Trainer], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, Trainer], list[dict[str, Any]], list[dict[str, Any]]]:
     """Train every configuration (interleaved) and measure them on the same noise and target.
 
+    `callback(name, trainer)` follows training after each chunk; `progress(phase)` is told as
+    each measurement starts (together they can take minutes, most of it training).
     Returns the trainers, the W2-vs-NFE rows and the table rows, each row named by config.
     """
+    phase = progress or silent
     trainers = {name: Trainer(config) for name, config in configs}
     train_interleaved(trainers, chunk, callback)
     first = next(iter(trainers.values()))
@@ -177,7 +182,9 @@ def compare(
         flow = trainer.flow()
         gen = torch.Generator(device=flow.device).manual_seed(seed + 1)
         x0 = flow.prior(n, tuple(target.shape[1:]), gen)
+        phase(f"{name}: W2 at {len(solver_ladder())} solver settings")
         ladder += [{"config": name, **row} for row in w2_vs_nfe(flow, target, x0)]
+        phase(f"{name}: straightness, path energy, dopri5 NFE, W2 and NLL")
         report = flow_report(flow, target, x0[: min(n, 1000)])
         steps_per_s = trainer.step_count / trainer.elapsed if trainer.elapsed > 0 else 0.0
         table.append({"config": name, **report, "steps_per_s": steps_per_s})

@@ -20,6 +20,7 @@ from fmstudio.core.flow import FlowModel, nll_nats
 from fmstudio.core.likelihood import bits_per_dim
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.metrics_flow import straightness
+from fmstudio.core.progress import Progress, silent
 from fmstudio.core.solvers import EVALS_PER_STEP
 
 
@@ -48,25 +49,34 @@ def evaluate_flow(
     nll_n: int,
     seed: int,
     straightness_steps: int = 100,
+    progress: Progress | None = None,
     **solver: Any,
 ) -> dict[str, float | int]:
-    """W2 (exact OT), NLL (nats, mean over `nll_n` target points), NFE, straightness."""
+    """W2 (exact OT), NLL (nats, mean over `nll_n` target points), NFE, straightness.
+
+    `progress(phase)` is called as each phase starts (the CLI prints them: at the defaults the
+    whole report takes a minute or more on a CPU)."""
+    phase = progress or silent
+    phase(f"sampling {n} points")
     start = time.perf_counter()
     result = flow.sample(n, tuple(target.shape[1:]), seed=seed, **solver)
     sample_s = time.perf_counter() - start
     samples = result.x.detach().cpu()
     if not torch.isfinite(samples).all():
         raise FloatingPointError("the model's samples are not finite")
+    phase(f"W2 to {len(target[:n])} fresh target points (exact OT)")
+    w2 = wasserstein2(samples, target[:n])
+    phase(f"NLL of {len(target[:nll_n])} held-out points")
     nll = nll_nats(flow.log_likelihood(target[:nll_n], seed=seed))
     gen = torch.Generator(device=flow.device).manual_seed(seed + 1)
     x0 = flow.prior(min(n, 1000), tuple(target.shape[1:]), gen)
+    phase(f"straightness of {len(x0)} trajectories ({straightness_steps} steps)")
+    span = (flow.path.t_min, flow.path.t_max)
     return {
-        "w2": wasserstein2(samples, target[:n]),
+        "w2": w2,
         "nll": nll,
         "nfe": result.nfe,
-        "straightness": straightness(
-            flow.model, x0, steps=straightness_steps, span=(flow.path.t_min, flow.path.t_max)
-        ),
+        "straightness": straightness(flow.model, x0, steps=straightness_steps, span=span),
         "sample_s": round(sample_s, 3),
     }
 
@@ -104,12 +114,16 @@ def evaluate_images(
     nll_n: int = 128,
     seed: int = 12345,
     device: str = "cpu",
+    progress: Progress | None = None,
     **solver: Any,
 ) -> dict[str, float | int]:
     """The report of an image run: bits/dim of `nll_n` held-out images and the NFE and time
-    one batch of `n` samples takes, both with the given solver."""
+    one batch of `n` samples takes, both with the given solver; `progress` as in
+    `evaluate_flow`."""
     from fmstudio.core.training import split_images
 
+    phase = progress or silent
+    phase("loading the model and the held-out images")
     config = io.read_header(directory)["config"]
     flow = io.load_flow(directory, device=device)
     _, held_out = split_images(config.make_dataset(), config.held_out, config.seed)  # training's
@@ -117,11 +131,13 @@ def evaluate_images(
     likelihood = {k: v for k, v in solver.items() if k in ("method", "steps", "atol", "rtol")}
     if solver.get("nfe"):  # a fixed-step budget: the same steps for the likelihood solve
         likelihood["steps"] = solver["nfe"] // EVALS_PER_STEP[solver["method"]]
+    phase(f"sampling {n} images")
     start = time.perf_counter()
     result = flow.sample(n, seed=seed, **solver)
     sample_s = time.perf_counter() - start
     if not torch.isfinite(result.x).all():
         raise FloatingPointError("the model's samples are not finite")
+    phase(f"bits/dim of {len(held)} held-out images")
     return {
         "bits_per_dim": image_bits_per_dim(flow, held, held_out.levels, seed=seed, **likelihood),
         "nfe": result.nfe,
@@ -137,9 +153,13 @@ def evaluate(
     nll_n: int = 1000,
     seed: int = 12345,
     device: str = "cpu",
+    progress: Progress | None = None,
     **solver: Any,
 ) -> dict[str, float | int]:
-    """The report for a run directory; the target is drawn fresh with `seed`."""
+    """The report for a run directory; the target is drawn fresh with `seed`; `progress` as in
+    `evaluate_flow`."""
+    phase = progress or silent
+    phase("loading the model and fresh target points")
     flow = io.load_flow(directory, device=device)
     target = held_out_target(directory, n, seed)
-    return evaluate_flow(flow, target, n=n, nll_n=nll_n, seed=seed, **solver)
+    return evaluate_flow(flow, target, n=n, nll_n=nll_n, seed=seed, progress=phase, **solver)

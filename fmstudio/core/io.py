@@ -4,7 +4,14 @@ A run directory holds
 - `config.json`: format tag, the TrainConfig, the model and path configs, the step;
 - `model.safetensors`: the EMA weights, which sampling uses;
 - `train_state.safetensors` (resumable runs): raw weights, Adam moments, the data pool, the
-  RNG state and the loss history.
+  RNG state and the loss history;
+- `data.npy` or `data.png` when the model was trained on data no name reproduces: a drawing or
+  a point file (its points), or an image density (its weights as a grey image).
+
+The config names the data the model's last steps drew from (`Trainer.trained_on`): a preset by
+name, jitter and scale, saved data by its file name relative to the run directory, so the
+folder can be moved and `fmstudio eval` still measures against the points the model learned.
+Run directories from before data files name a drawing 'drawing': its points are in the pool.
 
 Every file is written atomically (`atomic.atomic_write`), `config.json` last, so a crash or
 Ctrl-C never leaves a half-written checkpoint under the real names. Loading checks the format
@@ -17,25 +24,33 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
+from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from fmstudio.core.atomic import atomic_write
 from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.data import Dataset2D, ImageDataset, ImageDensity, PointSet, PresetDataset
 from fmstudio.core.distributed import DistContext
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.models import build_model
 from fmstudio.core.paths import make_path
+
+if TYPE_CHECKING:
+    from fmstudio.core.training import TrainingData
 
 FORMAT = "fmstudio-checkpoint"
 VERSION = 1
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "train_state.safetensors"
+POINTS_FILE = "data.npy"
+DENSITY_FILE = "data.png"
 MAX_JSON_BYTES = 1 << 20
 
 
@@ -107,17 +122,22 @@ def load_weights(module: nn.Module, tensors: dict[str, Tensor], path: str | os.P
 
 
 def save_checkpoint(directory: str | os.PathLike, trainer, *, resumable: bool = True) -> Path:
-    """Write a run directory from a Trainer (see the module docstring for its layout)."""
+    """Write a run directory from a Trainer (see the module docstring for its layout).
+
+    What it records as the data is what the model's last steps drew from
+    (`Trainer.trained_on`), even if the trainer was given another target since.
+    """
     directory = Path(directory)
+    data = trainer.trained_on
     write_tensors(directory / MODEL_FILE, trainer.ema.model.state_dict())
     if resumable:
-        write_tensors(directory / STATE_FILE, _train_state(trainer))
+        write_tensors(directory / STATE_FILE, _train_state(trainer, data))
     write_json(
         directory / CONFIG_FILE,
         {
             "format": FORMAT,
             "version": VERSION,
-            "config": trainer.config.to_dict(),
+            "config": {**trainer.config.to_dict(), **_save_data(directory, data.dataset)},
             "model": trainer.model_config(),
             "path": trainer.path.config(),
             "step": trainer.step_count,
@@ -130,15 +150,40 @@ def save_checkpoint(directory: str | os.PathLike, trainer, *, resumable: bool = 
     return directory
 
 
-def _train_state(trainer) -> dict[str, Tensor]:
+def _save_data(directory: Path, dataset: Dataset2D | ImageDataset) -> dict[str, Any]:
+    """The config fields that name `dataset`, writing it beside the model when no name can
+    reproduce it: a preset by its name, jitter and scale; a point set (a drawing, a point
+    file) as `POINTS_FILE`; an image density as `DENSITY_FILE`, its weights as grey levels
+    (exact to 1/255 of the darkest pixel; it reloads at `ImageDensity.from_file`'s extent, the
+    one every front end uses). Image sets and other datasets: as the config names them."""
+    if isinstance(dataset, PresetDataset):
+        return {
+            "dataset": dataset.name,
+            "jitter": float(dataset.jitter),
+            "scale": float(dataset.scale),
+        }
+    if isinstance(dataset, PointSet):
+        points = dataset.points
+        atomic_write(directory / POINTS_FILE, lambda h: np.save(h, points, allow_pickle=False))
+        return {"dataset": POINTS_FILE, "jitter": float(dataset.jitter), "scale": 1.0}
+    if isinstance(dataset, ImageDensity):
+        ink = dataset.weights / dataset.weights.max()
+        grey = Image.fromarray(np.rint(255.0 * (1.0 - ink)).astype(np.uint8), mode="L")
+        atomic_write(directory / DENSITY_FILE, lambda handle: grey.save(handle, format="PNG"))
+        return {"dataset": DENSITY_FILE, "jitter": 0.0, "scale": 1.0}
+    return {}
+
+
+def _train_state(trainer, data: TrainingData) -> dict[str, Tensor]:
+    """Everything a resume needs besides the EMA weights; `data` is `trainer.trained_on`."""
     tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
     for index, state in trainer.optimizer.state_dict()["state"].items():
         for name, value in state.items():
             tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
     if trainer.images is None:  # image runs reload their images from the dataset spec
-        tensors["data.pool"] = trainer.pool
-    if trainer.noise is not None:
-        tensors["data.noise"] = trainer.noise
+        tensors["data.pool"] = data.pool
+    if data.noise is not None:
+        tensors["data.noise"] = data.noise
     tensors["rng.generator"] = trainer.generator.get_state()
     tensors["losses"] = torch.tensor(trainer.losses, dtype=torch.float64)
     if trainer.coupled is not None:
@@ -161,7 +206,17 @@ def read_header(directory: str | os.PathLike) -> dict[str, Any]:
         header["config"] = TrainConfig.from_dict(header["config"])
     except ConfigError as exc:
         raise CheckpointError(path, str(exc)) from None
+    _locate_saved_data(header["config"], Path(directory))
     return header
+
+
+def _locate_saved_data(config: TrainConfig, directory: Path) -> None:
+    """Data saved beside the model is named relative to the run directory (so the folder can
+    move): point the config at the file where the directory is now. A name without such a
+    file (an older run's own file, relative to where it was trained) is left as it is."""
+    saved = directory / config.dataset
+    if config.dataset in (POINTS_FILE, DENSITY_FILE) and saved.is_file():
+        config.dataset = str(saved.resolve())
 
 
 def load_flow(directory: str | os.PathLike, device: str | torch.device = "cpu") -> FlowModel:

@@ -29,18 +29,41 @@ Bounds = tuple[float, float, float, float]
 """(xmin, xmax, ymin, ymax) of a plot, in data coordinates."""
 
 
-def plot_bounds(points: np.ndarray, margin: float = 0.15, noise_half: float = 3.0) -> Bounds:
-    """A square around the origin that holds the target (99.5% of it) and the N(0, I) noise.
+NOISE_REACH = 3.3
+"""Half-width of the box the t = 0 noise is shown in: the 3σ disc of N(0, I) (99% of its draws)
+and a 10% frame. VE's wider prior is not fitted (it would shrink the data to a dot); its far
+particles enter the plot on their way in."""
+MIN_HALF = 1.0
+"""The smallest half-width of a data box: one spot or a thin line still gets a readable frame."""
 
-    Square and origin-centred, so noise and data share one frame and the picture does not jump
-    when the target changes a little.
+
+def plot_bounds(points: np.ndarray, margin: float = 0.06) -> Bounds:
+    """The data box: where 99.5% of the points lie along each axis, with a frame of `margin` times
+    its longer side all round (no points yet: the noise box).
+
+    Neither squared nor centred on the origin: the views fit it with the aspect kept and put
+    the spare room of a wide or tall plot on the sides. Quantiles keep a few stray points from
+    stretching it.
     """
     finite = points[np.isfinite(points).all(axis=1)] if len(points) else points
-    reach = noise_half
-    if len(finite):
-        reach = max(reach, float(np.quantile(np.abs(finite), 0.995)))
-    half = reach * (1.0 + margin)
-    return (-half, half, -half, half)
+    if len(finite) == 0:
+        return noise_bounds()
+    lo, hi = np.quantile(finite, [0.0025, 0.9975], axis=0)
+    centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, MIN_HALF)
+    half = half + 2 * margin * half.max()
+    return (
+        float(centre[0] - half[0]),
+        float(centre[0] + half[0]),
+        float(centre[1] - half[1]),
+        float(centre[1] + half[1]),
+    )
+
+
+def noise_bounds(bounds: Bounds | None = None, reach: float = NOISE_REACH) -> Bounds:
+    """`bounds` grown to hold the prior's 3σ disc (or that disc's box alone): what the views of
+    t ∈ [0, 1], the trajectories and the field, fit, so the noise at t = 0 shows too."""
+    xmin, xmax, ymin, ymax = bounds if bounds is not None else (0.0, 0.0, 0.0, 0.0)
+    return (min(xmin, -reach), max(xmax, reach), min(ymin, -reach), max(ymax, reach))
 
 
 def _interp_frames(times: np.ndarray, frames: np.ndarray, t: float) -> np.ndarray:
@@ -97,14 +120,27 @@ class Density:
     """'histogram' (of model samples) or 'likelihood' (exact, eq. 39 of the paper's appendix C)."""
 
 
-def grid_points(bounds: Bounds, grid: int) -> tuple[np.ndarray, np.ndarray, Tensor]:
-    """Cell-centred grid coordinates and the (G·G, 2) points in [iy, ix] row-major order."""
+def grid_points(
+    bounds: Bounds, grid: int, rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray, Tensor]:
+    """Cell-centred coordinates of `grid` columns by `rows` rows (default: as many as columns)
+    and the (rows·grid, 2) points in [iy, ix] row-major order."""
     xmin, xmax, ymin, ymax = bounds
+    rows = grid if rows is None else rows
     xs = xmin + (np.arange(grid) + 0.5) * (xmax - xmin) / grid
-    ys = ymin + (np.arange(grid) + 0.5) * (ymax - ymin) / grid
+    ys = ymin + (np.arange(rows) + 0.5) * (ymax - ymin) / rows
     gx, gy = np.meshgrid(xs, ys)
     pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32))
     return xs, ys, pts
+
+
+def square_cells(bounds: Bounds, grid: int) -> tuple[int, int]:
+    """(columns, rows) with `grid` cells along the longer side and the cells as near square as
+    whole cells allow: arrows on a wide plot stay as long across as up."""
+    width, height = bounds[1] - bounds[0], bounds[3] - bounds[2]
+    if width >= height:
+        return grid, max(1, round(grid * height / width))
+    return max(1, round(grid * width / height)), grid
 
 
 def frame_times(path: ProbabilityPath, count: int) -> np.ndarray:
@@ -114,13 +150,15 @@ def frame_times(path: ProbabilityPath, count: int) -> np.ndarray:
 
 @torch.no_grad()
 def learned_field(flow: FlowModel, bounds: Bounds, times: np.ndarray, grid: int) -> FieldFrames:
-    """The network's v(x, t) on the grid at every time, in one batched call."""
-    xs, ys, pts = grid_points(bounds, grid)
+    """The network's v(x, t) at every time on `grid` arrows along the box's longer side
+    (`square_cells`), in one batched call."""
+    columns, rows = square_cells(bounds, grid)
+    xs, ys, pts = grid_points(bounds, columns, rows)
     k, m = len(times), len(pts)
     x = pts.to(flow.device).repeat(k, 1)
     t = torch.as_tensor(times, dtype=torch.float32, device=flow.device).repeat_interleave(m)
     flow.model.eval()
-    v = flow.model(x, t).float().cpu().numpy().reshape(k, grid, grid, 2)
+    v = flow.model(x, t).float().cpu().numpy().reshape(k, rows, columns, 2)
     return FieldFrames(times=np.array(times), xs=xs, ys=ys, velocity=v.copy())
 
 
@@ -128,10 +166,11 @@ def learned_field(flow: FlowModel, bounds: Bounds, times: np.ndarray, grid: int)
 def exact_marginal_field(
     path: ProbabilityPath, target: Tensor, bounds: Bounds, times: np.ndarray, grid: int
 ) -> np.ndarray:
-    """u_t(x) of eq. 8 for the empirical target on the grid, shape (K, G, G, 2)."""
-    _, _, pts = grid_points(bounds, grid)
+    """u_t(x) of eq. 8 for the empirical target on `learned_field`'s grid, (K, rows, columns, 2)."""
+    columns, rows = square_cells(bounds, grid)
+    _, _, pts = grid_points(bounds, columns, rows)
     frames = [marginal_velocity(path, target.float().cpu(), pts, float(t)).numpy() for t in times]
-    return np.stack(frames).reshape(len(times), grid, grid, 2)
+    return np.stack(frames).reshape(len(times), rows, columns, 2)
 
 
 def trajectories(
@@ -208,6 +247,7 @@ class Snapshot:
     step: int
     total_steps: int
     steps_per_s: float
+    """While training, over the last seconds of wall clock; otherwise the run's average."""
     lr: float
     loss_start: int
     losses: np.ndarray
@@ -218,6 +258,9 @@ class Snapshot:
     density: Density | None = None
     bits_per_dim: float | None = None
     """Image runs: bits/dim of a held-out batch at `step` (a live, fixed-step estimate)."""
+    train_seconds: float = 0.0
+    """Wall-clock seconds the run has trained: measurements, pictures and a CPU shared with other
+    runs count, pauses do not (`steps_per_s` of a run that is not training is step / this)."""
 
     def merged_after(self, older: Snapshot) -> Snapshot:
         """This snapshot, keeping `older`'s losses before it and its heavy parts if newer lacks."""
@@ -262,6 +305,11 @@ class SampleRun:
     seconds: float
     w2: float | None
     method: str
+    w2_points: int = 0
+    """Samples W2 compared with as many target points (0: not measured)."""
+    w2_floor: float | None = None
+    """W2 between two independent draws of `w2_points` target points: what a perfect model
+    would score, since W2 of finite samples stays above zero (the engine adds it)."""
 
 
 def display_frames(path: ProbabilityPath, steps: int, max_frames: int = 64) -> np.ndarray:
@@ -305,11 +353,11 @@ def sample_run(
         seconds = time.perf_counter() - start
         assert result.trajectory is not None
         traj = Trajectories(frames, result.trajectory.float().cpu().numpy().copy(), result.nfe)
-    w2 = None
+    w2, k = None, 0
     if target is not None:
         k = min(w2_points, len(target), len(x0))
         w2 = wasserstein2(result.x[:k].float().cpu(), target[:k].float().cpu())
-    return SampleRun(trajectories=traj, nfe=result.nfe, seconds=seconds, w2=w2, method=method)
+    return SampleRun(traj, result.nfe, seconds, w2, method, w2_points=k)
 
 
 def trajectories_adaptive(

@@ -50,6 +50,16 @@ LIVE_SETTINGS = (
 """Settings a running Trainer can take between steps; the others shape the model or the path."""
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """What a run's steps draw from: the dataset, the pool drawn from it and any fixed noise
+    partners (reflow). A checkpoint names the dataset of `Trainer.trained_on`."""
+
+    dataset: Dataset2D | ImageDataset
+    pool: Tensor
+    noise: Tensor | None
+
+
 class DivergenceError(RuntimeError):
     """The loss or its gradient stopped being finite; the weights are the last good step's."""
 
@@ -195,6 +205,9 @@ class Trainer:
         self.losses: list[float] = []
         self.elapsed = 0.0
         """Seconds spent in `run`, summed over resumes (for steps/s and metrics.jsonl)."""
+        self._before_swap: TrainingData | None = None
+        """The data of the steps before the last `set_dataset`, while no step has used the new."""
+        self._swapped_at = 0
 
     def _data_parallel(self, dist: distributed.DistContext) -> DistributedDataParallel:
         """The model under DDP, which also copies rank 0's initial weights to every rank."""
@@ -220,12 +233,26 @@ class Trainer:
         """One data point's shape: (2,) for points, (C, H, W) for images."""
         return tuple(int(v) for v in self.pool.shape[1:])
 
+    @property
+    def trained_on(self) -> TrainingData:
+        """The data the model's last steps drew from, which a checkpoint records.
+
+        That is the current data unless the target was swapped after the last step (a paused or
+        finished run given another target in the app): a swap with no step after it does not
+        change what the model learned. A run trained on several targets in turn records the
+        last one it took steps on; a run without any step, its current target.
+        """
+        if self._before_swap is not None and self.step_count == self._swapped_at:
+            return self._before_swap
+        return TrainingData(self.dataset, self.pool, self.noise)
+
     def set_dataset(self, dataset: Dataset2D) -> None:
         """Train on a new target from the next step on (the app's live drawing).
 
         The model, optimizer and EMA carry on: the flow morphs toward the new target instead of
         starting over. The pool is redrawn with a seed tied to the step, so runs stay
-        reproducible.
+        reproducible. `config` names the new target at once (what the next steps use), while
+        `trained_on` keeps the data of the steps so far until a step is taken.
         """
         images, held_out = split_images(dataset, self.config.held_out, self.config.seed)
         pool = self._draw_pool(dataset, images, self.config.seed + self.step_count + 1)
@@ -234,6 +261,8 @@ class Trainer:
                 f"the new target's points have shape {tuple(pool.shape[1:])}, the model's "
                 f"{self.data_shape}: start a new run for it"
             )
+        self._before_swap = self.trained_on if self.step_count else None
+        self._swapped_at = self.step_count
         self.dataset, self.images, self.held_out = dataset, images, held_out
         self.pool = pool.to(self.device)
         self.noise = None  # a new target has no fixed partners
@@ -257,8 +286,9 @@ class Trainer:
         if "batch_size" in changes:
             self.coupled = None
         if "jitter" in changes and hasattr(self.dataset, "jitter"):
-            self.dataset.jitter = self.config.jitter
-            self.set_dataset(self.dataset)  # the pool holds jittered draws: draw it again
+            dataset = copy.copy(self.dataset)  # the old one stays what the steps so far drew
+            dataset.jitter = self.config.jitter
+            self.set_dataset(dataset)  # the pool holds jittered draws: draw it again
 
     def model_config(self) -> dict:
         return self.config.model_config(self.data_shape)

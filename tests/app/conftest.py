@@ -26,6 +26,27 @@ def no_threads_left_running(qapp):
     assert not running, f"{len(running)} QThread(s) left running"
 
 
+@pytest.fixture(autouse=True)
+def answer_discard(monkeypatch):
+    """The Save/Discard/Cancel question never opens a modal box nobody answers: it answers
+    Discard unless a test sets `answers` (a list, consumed in order) or `default`."""
+    from fmstudio.app import ask
+
+    class Answers:
+        def __init__(self) -> None:
+            self.default = ask.Answer.DISCARD
+            self.answers: list[ask.Answer] = []
+            self.asked: list[str] = []
+
+        def __call__(self, parent, message: str) -> ask.Answer:
+            self.asked.append(message)
+            return self.answers.pop(0) if self.answers else self.default
+
+    answers = Answers()
+    monkeypatch.setattr(ask, "ask_discard", answers)
+    return answers
+
+
 @pytest.fixture
 def record():
     """`record(signal)` → a Recorder of that signal (see the class)."""

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QToolButton, QWidget
 
 from fmstudio.app.compare import TABLE_COLUMNS, CompareWindow
 from fmstudio.core.config import TrainConfig
@@ -32,6 +33,7 @@ BASE = TrainConfig(
 def trained_window(qtbot, spec: str = "ot,vp") -> CompareWindow:
     window = CompareWindow(BASE, PresetDataset("moons"), spec)
     qtbot.addWidget(window)
+    window.resize(1500, 950)  # the size it opens at on a desktop screen
     window.show()
     qtbot.waitUntil(
         lambda: all(p.trajectories.trajectories is not None for p in window.panels),
@@ -53,6 +55,16 @@ def wait_measured(qtbot, window: CompareWindow, timeout: int = 120000) -> None:
     )
 
 
+def assert_legend_beside_the_curves(window: CompareWindow) -> None:
+    """The chart's legend names every configuration and sits outside the plotted area."""
+    item = window.chart.getPlotItem()
+    legend = window.chart_legend
+    names = [label.text for _, label in legend.items]
+    assert all(any(p.name in name for name in names) for p in window.panels), names
+    plotted = item.getViewBox().sceneBoundingRect()
+    assert not legend.sceneBoundingRect().intersects(plotted)
+
+
 def test_two_configurations_train_side_by_side_and_export(qtbot, tmp_path):
     window = trained_window(qtbot)
     assert [p.name for p in window.panels] == ["ot", "vp"]
@@ -70,6 +82,10 @@ def test_two_configurations_train_side_by_side_and_export(qtbot, tmp_path):
     assert window.table.rowCount() == 2
     assert window.table.item(0, 0).text() == "ot"
     assert len(window.chart.getPlotItem().listDataItems()) == 4  # rk4 and euler per config
+    for panel in window.panels:  # W2 next to what two draws of the target score
+        assert "floor" in panel.status.text()
+        assert "steps/s avg" in panel.loss.status.text()  # the finished run's real rate
+    assert_legend_beside_the_curves(window)
 
     out = window.export_to(tmp_path / "cmp")
     qtbot.waitUntil(
@@ -166,6 +182,22 @@ def test_reflow_adds_a_straighter_panel(qtbot, tmp_path):
     window.close()
 
 
+def test_a_failed_reflow_leaves_no_dead_panel(qtbot):
+    window = CompareWindow(BASE, PresetDataset("moons"), "ot,ve")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.mouseClick(window.findChild(object, "compareStart"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: all(p.step > 0 for p in window.panels), timeout=60000)
+    qtbot.mouseClick(window.findChild(object, "comparePause"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.findChild(QToolButton, "compareReflow_ve"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "reflow(ve)" in window.error.text(), timeout=60000)
+    message = window.error.text()
+    assert "N(0, I)" in message and "path 've'" in message, message
+    assert [p.name for p in window.panels] == ["ot", "ve"] and window.grid.count() == 2
+    qtbot.waitUntil(lambda: window.findChild(QWidget, "comparePanel_reflow_ve_") is None)
+    window.close()
+
+
 def test_reflow_needs_a_trained_panel(qtbot):
     window = CompareWindow(BASE, PresetDataset("moons"), "ot,vp")
     qtbot.addWidget(window)
@@ -186,3 +218,44 @@ def test_a_bad_configuration_list_is_reported(qtbot):
     assert "2 to 4" in window.error.text()
     assert [p.name for p in window.panels] == ["ot", "vp"]  # the running comparison is kept
     window.close()
+
+
+def test_panels_give_the_picture_room_and_arrows_fill_it(qtbot):
+    """On a 1366×768 laptop screen the picture is the panel's main part, fitted to the data,
+    and the field's arrows cover all of it, not only the data square."""
+    window = CompareWindow(BASE, PresetDataset("moons"), "ot,vp,otcfm")
+    qtbot.addWidget(window)
+    window.resize(1366, 736)
+    window.show()
+    window.mode.setCurrentText("field")
+
+    def arrows_fill(panel) -> bool:
+        frames = panel.field._frames
+        if frames is None:
+            return False
+        (x0, x1), (y0, _) = panel.field.plot.getViewBox().viewRange()
+        cell = frames.xs[1] - frames.xs[0]
+        covered = (frames.xs[-1] - frames.xs[0] + cell) / (x1 - x0)
+        return 0.95 < covered < 1.05 and frames.ys[0] - cell < y0 + cell
+
+    qtbot.waitUntil(lambda: all(arrows_fill(p) for p in window.panels), timeout=60000)
+    for panel in window.panels:
+        plot, loss = panel.field.plot, panel.loss
+        assert plot.height() > 1.3 * loss.height(), (plot.height(), loss.height())
+        (_, _), (y0, y1) = plot.getViewBox().viewRange()
+        assert y1 - y0 < 1.6 * 6.0  # the noise's 3σ disc (moons fit inside) is the limit
+    window.close()
+
+
+def test_live_measurements_keep_to_their_share_of_the_time():
+    from fmstudio.app.compare_panel import MeasureBudget
+
+    budget = MeasureBudget(share=0.1, every=5.0)
+    assert budget.due(0.0)
+    budget.started(0.0)
+    assert not budget.due(1.0)  # one at a time
+    budget.finished(2.0)  # it took 2 s: the next waits 18 s, so measuring stays at 10%
+    assert not budget.due(19.0) and budget.due(20.0)
+    budget.started(20.0)
+    budget.finished(20.1)  # a cheap one: the plain interval applies
+    assert not budget.due(24.0) and budget.due(25.1)

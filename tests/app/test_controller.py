@@ -2,30 +2,66 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from faulty import start_faulty_process
 from PySide6.QtCore import QObject
 
+from fmstudio.app import trainer_log
 from fmstudio.app.controller import Controller, Mailbox
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
 from fmstudio.core.snapshot import Snapshot
 
 SMALL = dict(hidden=32, depth=2, batch_size=128, device="cpu", warmup_steps=10)
+DETAILS = re.compile(r"\(details in (\S+\.log)\)")
+"""How a message names the training process's log file."""
 
 
 @pytest.fixture
-def controller(qtbot, record):
-    c = Controller()
-    c.errors = record(c.failed)
-    c.states = record(c.stateChanged)
-    c.runs = record(c.runStarted)
-    yield c
-    assert c.shutdown()
-    assert not c.process.is_alive()
+def make_controller(qtbot, record):
+    """`make_controller(engine=None)` → a Controller recording its errors, states and runs,
+    shut down (and its process gone) at the end of the test."""
+    made: list[Controller] = []
+
+    def make(engine=None) -> Controller:
+        c = Controller(engine=engine)
+        c.errors = record(c.failed)
+        c.states = record(c.stateChanged)
+        c.runs = record(c.runStarted)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        assert c.shutdown()
+        assert not c.process.is_alive()
+
+
+@pytest.fixture
+def controller(make_controller):
+    return make_controller()
+
+
+@pytest.fixture
+def temp_dir(tmp_path, monkeypatch):
+    """The temporary directory of this process and of the training processes it starts (their
+    logs go under it)."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return tmp_path
+
+
+def named_log(message: str) -> Path:
+    found = DETAILS.search(message)
+    assert found, message
+    return Path(found.group(1))
 
 
 class Taker(QObject):
@@ -55,14 +91,65 @@ def test_train_pause_and_shut_down_through_the_process(qtbot, controller):
     assert controller.errors.calls == []
 
 
-def test_a_dead_process_is_reported_and_replaced(qtbot, controller):
+def test_a_dead_process_is_reported_and_replaced(qtbot, temp_dir, controller):
     controller.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
     qtbot.waitUntil(lambda: len(controller.runs.calls) == 1, timeout=60000)
+    dead = controller.process.pid
     controller.process.kill()
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=10000)
-    assert "stopped unexpectedly" in controller.errors.last
+    assert "stopped unexpectedly (exit code -9)" in controller.errors.last
+    assert "details" not in controller.errors.last  # a kill leaves no stack to show...
+    assert not trainer_log.log_path(dead).exists()  # ...and no empty log behind
     controller.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
     qtbot.waitUntil(lambda: len(controller.runs.calls) == 2, timeout=60000)
+
+
+def test_a_failing_picture_is_reported_once_with_its_log_and_training_goes_on(
+    qtbot, make_controller, temp_dir
+):
+    controller = make_controller(start_faulty_process({"_field": "raise"}))
+    taker = Taker(controller)
+    controller.new_run(TrainConfig(steps=100000, **SMALL), PresetDataset("moons"))
+    controller.start()
+    qtbot.waitUntil(lambda: len(taker.steps) > 5 and taker.steps[-1] > 50, timeout=60000)
+    controller.pause()
+    qtbot.waitUntil(lambda: controller.states.values()[-1:] == ["paused"], timeout=10000)
+    assert controller.process.is_alive()
+    assert len(controller.errors.calls) == 1, controller.errors.values()  # once, not every tick
+    message = controller.errors.last
+    assert "field picture" in message and "RuntimeError: _field is broken" in message
+    assert "off until the next run or target" in message
+    log = named_log(message)
+    assert log.parent == temp_dir / "fmstudio" and log.name.startswith("trainer-")
+    assert "Traceback" in log.read_text() and "RuntimeError: _field is broken" in log.read_text()
+
+
+def test_a_failing_warm_up_is_reported_and_a_later_crash_keeps_that_first_error(
+    qtbot, make_controller, temp_dir
+):
+    broken = {"warm_up": "raise", "sample": "segfault"}
+    controller = make_controller(start_faulty_process(broken))
+    controller.new_run(TrainConfig(steps=20, **SMALL), PresetDataset("moons"))
+    qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=60000)
+    first = controller.errors.last
+    assert "in the warm-up: RuntimeError: warm_up is broken" in first
+    controller.start()  # the process goes on: the next command works
+    qtbot.waitUntil(lambda: controller.states.values()[-1:] == ["finished"], timeout=30000)
+    controller.sample({"n": 10, "method": "euler", "steps": 2})  # a hard crash
+    qtbot.waitUntil(lambda: len(controller.errors.calls) == 2, timeout=30000)
+    crash = controller.errors.last
+    assert "stopped unexpectedly (exit code -11)" in crash and first in crash
+    text = named_log(first).read_text()
+    assert "RuntimeError: warm_up is broken" in text and "Segmentation fault" in text
+
+
+def test_a_hard_crash_names_the_log_holding_its_stack(qtbot, make_controller, temp_dir):
+    controller = make_controller(start_faulty_process({"sample": "segfault"}))
+    controller.sample({"n": 10, "method": "euler", "steps": 2})
+    qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=60000)
+    message = controller.errors.last
+    assert "stopped unexpectedly (exit code -11)" in message
+    assert "Segmentation fault" in named_log(message).read_text()
 
 
 def test_the_training_process_loads_no_qt():

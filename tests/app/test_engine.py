@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
+import time
+
 import numpy as np
 import pytest
 
+from fmstudio.app import engine as engine_module
 from fmstudio.app.engine import (
     CONDITIONAL_PAIRS,
     PARTICLES,
@@ -188,3 +192,102 @@ def test_conditional_paths_pair_noise_and_data_by_the_runs_coupling(engine, host
     assert ot_cost <= shuffled  # exact OT pairs cost no more than any other pairing
     midway = paths.at(0.5)
     assert np.allclose(midway, (x0 + x1) / 2, atol=1e-5)  # icfm with σ = 0: straight lines
+
+
+def test_a_failing_picture_is_reported_once_and_the_others_still_come(
+    engine, host, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+    def broken(self):
+        raise RuntimeError("the field is broken")
+
+    monkeypatch.setattr(Engine, "_field", broken)
+    engine.new_run(TrainConfig(steps=60, **SMALL), PresetDataset("moons"))
+    engine.start()
+    run(engine)
+    assert engine.state == "finished"  # training went on
+    errors = host.of("internal_error")
+    assert len(errors) == 1, errors  # once, not every tick
+    assert "field picture" in errors[0] and f"details in {tmp_path}" in errors[0]
+    snapshots = host.of("snapshot")
+    assert snapshots[0].trajectories is not None and snapshots[0].samples is not None
+    assert all(s.field is None for s in snapshots)
+    engine.set_dataset(PresetDataset("8gaussians"))  # a new target tries the picture again
+    assert len(host.of("internal_error")) == 2
+
+
+def test_steps_per_s_is_the_wall_clock_rate_with_measurements_included(engine, host, monkeypatch):
+    """A measurement pauses training for seconds (compare mode takes one every few seconds):
+    the rate shown must be the one the run really progresses at, not the rate of the ticks."""
+    from fmstudio.core import compare
+
+    def slow_ladder(*args, **kwargs):
+        time.sleep(1.0)  # a measurement on a busy machine
+        return []
+
+    monkeypatch.setattr(compare, "w2_vs_nfe", slow_ladder)
+    monkeypatch.setattr(compare, "flow_report", lambda *args, **kwargs: {"w2": 1.0})
+    engine.set_views(frozenset())
+    engine.new_run(TrainConfig(steps=100000, **SMALL), PresetDataset("moons"))
+    start = time.perf_counter()
+    engine.start()
+    run(engine, steps=30)
+    engine.measure(50)
+    measured = host.of("measured")[-1]["table"]  # the run's rate until the measurement's end
+    assert measured["steps_per_s"] <= 1.2 * measured["step"] / (time.perf_counter() - start)
+    run(engine, steps=engine.trainer.step_count + 30)
+    time.sleep(engine_module.PUBLISH_INTERVAL)
+    engine.tick()  # publishes: the last snapshot is from now
+    wall = time.perf_counter() - start
+    shown = host.of("snapshot")[-1]
+    assert shown.steps_per_s <= 1.2 * shown.step / wall, (shown.steps_per_s, shown.step, wall)
+    assert shown.steps_per_s >= 0.5 * shown.step / wall
+
+
+def test_a_finished_run_reports_its_average_rate_not_zero(engine, host):
+    engine.set_views(frozenset())
+    engine.new_run(TrainConfig(steps=60, **SMALL), PresetDataset("moons"))
+    start = time.perf_counter()
+    engine.start()
+    time.sleep(0.3)  # a starved process: wall clock the run spends, too
+    run(engine)
+    wall = time.perf_counter() - start
+    last = host.of("snapshot")[-1]
+    assert engine.state == "finished" and last.step == 60
+    assert 0.3 < last.train_seconds <= wall
+    assert last.steps_per_s == pytest.approx(60 / last.train_seconds)
+    engine.start()  # a finished run does not restart, and keeps its time
+    engine.pause()
+    assert host.of("snapshot")[-1].train_seconds == pytest.approx(last.train_seconds)
+
+
+def test_sampling_and_measuring_report_the_w2_floor(engine, host, monkeypatch):
+    from fmstudio.core import compare
+
+    monkeypatch.setattr(compare, "w2_vs_nfe", lambda *args, **kwargs: [])
+    monkeypatch.setattr(compare, "flow_report", lambda *args, **kwargs: {"w2": 1.0})
+    engine.set_views(frozenset())
+    engine.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
+    engine.sample(dict(method="euler", steps=2, n=300, seed=3))
+    (first,) = host.of("sampled")
+    assert first.w2_points == 300 and 0 < first.w2_floor < first.w2  # untrained: far above
+    engine.sample(dict(method="rk4", steps=2, n=300, seed=4))
+    assert host.of("sampled")[-1].w2_floor == first.w2_floor  # once per target and size
+    engine.measure(100)
+    assert 0 < host.of("measured")[-1]["table"]["w2_floor"] < 1.0
+    engine.set_dataset(PresetDataset("8gaussians"))
+    engine.sample(dict(method="euler", steps=2, n=300, seed=3))
+    assert host.of("sampled")[-1].w2_floor != first.w2_floor  # a new target, a new floor
+
+
+def test_the_field_is_computed_on_the_box_the_view_shows(engine, host):
+    engine.set_views(frozenset({"field", "marginal"}))
+    engine.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
+    engine.set_field_box((-9.0, 9.0, -3.0, 3.0))  # a wide dock
+    field = host.of("snapshot")[-1].field
+    cell = field.xs[1] - field.xs[0]
+    assert field.xs[0] - cell / 2 == pytest.approx(-9.0) and field.ys[-1] + cell / 2 == 3.0
+    assert field.ys[1] - field.ys[0] == pytest.approx(cell)  # square cells, round arrows
+    assert field.marginal.shape == field.velocity.shape  # the exact field on the same grid

@@ -40,3 +40,24 @@ def test_scripted_start_with_a_bad_dataset_fails_clearly(tmp_path):
     result = run_app("--dataset", str(tmp_path / "none.csv"), "--train", tmp_path=tmp_path)
     assert result.returncode == 2
     assert "none.csv" in result.stderr
+
+
+def test_scripted_compare_trains_reflows_and_shoots_the_comparison(tmp_path):
+    out = tmp_path / "export"
+    result = run_app(
+        "--dataset", "moons", "--steps", "20", "--hidden", "32", "--compare", "ot,vp",
+        "--train", "--reflow", "ot", "--size", "1200x800",
+        "--screenshot", str(tmp_path / "compare.png"), "--shots", str(out),
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "compare.png") as shot:
+        assert shot.size == (1200, 800)
+    table = (out / "table.csv").read_text()
+    assert [line.split(",")[0] for line in table.splitlines()[1:]] == ["ot", "vp", "reflow(ot)"]
+    assert (out / "compare.svg").exists() and (out / "w2_vs_nfe.csv").exists()
+
+
+def test_scripted_reflow_needs_compare_and_train(tmp_path):
+    result = run_app("--reflow", "ot", tmp_path=tmp_path)
+    assert result.returncode == 2 and "--reflow needs --compare" in result.stderr

@@ -260,7 +260,7 @@ def test_trajectory_view_draws_capped_curves_and_particles_at_t(qtbot):
     assert (~view.curve_item.opts["connect"]).sum() == 30
     px, py = view.particle_item.getData()
     np.testing.assert_allclose(np.stack([px, py], axis=1), traj.at(0.3))
-    assert len(view.start_item.data) == 80  # every particle, not only the drawn curves
+    assert len(view.start_item.data) == 30  # a start for each drawn path, not a noise cloud
     view.findChild(type(view.show_curves), "trajectoryShowCurves").setChecked(False)
     assert not view.curve_item.isVisible()
 
@@ -412,3 +412,143 @@ def test_grab_frame_and_gif_round_trip(field_view, tmp_path):
     shot = save_image(field_view, tmp_path / "window.png")
     with Image.open(shot) as image:
         assert image.size == expected
+
+
+# fitted ranges, readable axes and readouts ------------------------------------------------
+
+
+def _moons() -> np.ndarray:
+    from fmstudio.core.data.toy import make_preset
+
+    return make_preset("moons", 5000, 0)
+
+
+def _box(points: np.ndarray, noise: bool = False) -> tuple[float, float, float, float]:
+    """Where 99.5% of the points lie (and the prior's 3σ disc, for views that show t = 0)."""
+    lo, hi = np.quantile(points, 0.0025, axis=0), np.quantile(points, 0.9975, axis=0)
+    if noise:
+        lo, hi = np.minimum(lo, -3.0), np.maximum(hi, 3.0)
+    return lo[0], hi[0], lo[1], hi[1]
+
+
+def _fit(view, box) -> float:
+    """How much wider than the box the view is in its limiting direction (>= 1: box inside)."""
+    (x0, x1), (y0, y1) = view.plot.getViewBox().viewRange()
+    xmin, xmax, ymin, ymax = box
+    assert x0 <= xmin and x1 >= xmax and y0 <= ymin and y1 >= ymax, (x0, x1, y0, y1, box)
+    return min((x1 - x0) / (xmax - xmin), (y1 - y0) / (ymax - ymin))
+
+
+@pytest.mark.parametrize("size", [(470, 210), (300, 460), (700, 420)], ids=["wide", "tall", "main"])
+def test_views_fit_the_data_box_with_the_aspect_kept(qtbot, size):
+    from fmstudio.core.snapshot import plot_bounds
+
+    points = _moons()
+    bounds = plot_bounds(points)
+    samples = shown(qtbot, SamplesView(), size=size)
+    samples.set_bounds(bounds)
+    assert _fit(samples, _box(points)) < 1.3  # the data box, not a square padded for noise
+    for view in (FieldView(), TrajectoryView()):  # these show t = 0 too: data and noise
+        shown(qtbot, view, size=size)
+        view.set_bounds(bounds)
+        assert _fit(view, _box(points, noise=True)) < 1.3
+        vb = view.plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        ratio = (x1 - x0) / (y1 - y0) / (vb.width() / vb.height())
+        assert ratio == pytest.approx(1.0, rel=0.02)  # circles stay round
+
+
+def test_field_view_reports_the_range_it_shows_for_the_arrows(qtbot):
+    view = shown(qtbot, FieldView(), size=(470, 210))
+    with qtbot.waitSignal(view.boxChanged, timeout=3000) as wide:
+        view.set_bounds(BOUNDS)
+    (x0, x1), (y0, y1) = view.plot.getViewBox().viewRange()
+    assert wide.args[0] == pytest.approx((x0, x1, y0, y1))
+    assert x1 - x0 > 1.8 * (y1 - y0)  # the whole wide plot, not only the data square
+    with qtbot.waitSignal(view.boxChanged, timeout=3000) as tall:
+        view.resize(260, 460)
+    xmin, xmax, ymin, ymax = tall.args[0]
+    assert ymax - ymin > 1.3 * (xmax - xmin)
+
+
+def test_exact_field_stays_under_the_learned_arrows(qtbot):
+    view = shown(qtbot, FieldView())
+    view.set_frames(_frames(marginal=True))
+    view.show_marginal.setChecked(True)
+    assert view.marginal_item.zValue() < min(item.zValue() for item in view.bin_items)
+    assert view.marginal_item.opts["pen"].color().alpha() <= 140  # the learned ones show through
+
+
+def test_trajectory_view_draws_a_readable_subset_of_many_samples(qtbot):
+    view = shown(qtbot, TrajectoryView())
+    traj = _trajectories(n=2000, steps=9)  # what "Sample" with 2000 points hands over
+    view.set_trajectories(traj)
+    view.set_time(1.0)
+    drawn = (~view.curve_item.opts["connect"]).sum()
+    assert 50 <= drawn <= 300
+    assert len(view.start_item.data) == drawn
+    assert len(view.particle_item.data) == 2000  # every sample still shows
+
+
+def _labels(axis) -> list[tuple[float, str]]:
+    """The tick labels an axis draws now: (position along the axis in pixels, text)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    vertical = axis.orientation in ("left", "right")
+    return sorted(
+        ((rect.center().y() if vertical else rect.center().x()), text) for rect, _, text in specs[2]
+    )
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_log_loss_ticks_are_plain_decimals_that_do_not_crowd(qtbot, compact):
+    view = shown(qtbot, LossView(compact=compact), size=(420, 300))
+    view.append(0, np.geomspace(2.0, 0.12, 300))
+    view.set_progress(300, 300, 50.0)
+    QApplication.processEvents()
+    labels = _labels(view.plot.getPlotItem().getAxis("left"))
+    texts = [text for _, text in labels]
+    assert len(labels) >= 2, texts
+    assert all(text.replace(".", "", 1).isdigit() for text in texts), texts  # 0.2, not 10⁻⁰·⁷
+    assert set(texts) & {"0.2", "0.5", "1", "2"}, texts
+    gaps = np.diff([pos for pos, _ in labels])
+    font = view.plot.getPlotItem().getAxis("left").style["tickFont"]
+    height = font.pointSizeF() * 1.4 if font is not None else 14
+    assert gaps.min() >= height, (texts, gaps)  # labels never overlap
+
+
+def test_loss_readout_after_a_finished_run_shows_its_average_rate(qtbot):
+    from fmstudio.core.snapshot import Snapshot
+
+    view = shown(qtbot, LossView())
+    done = Snapshot(step=1500, total_steps=1500, steps_per_s=28.8, lr=1e-3, loss_start=0,
+                    losses=np.full(1500, 0.5), train_seconds=52.0)  # fmt: skip
+    view.add_snapshot(done)
+    text = view.status.text()
+    assert "finished · 1,500 steps in 52 s · 29 steps/s avg" in text, text
+    assert "0 steps/s" not in text
+
+
+def test_bits_per_dim_axes_read_plainly_from_the_first_value(qtbot):
+    from fmstudio.app.views.images import BitsPerDimView
+
+    view = shown(qtbot, BitsPerDimView())
+    view.add(0, 3.91)
+    QApplication.processEvents()
+    item = view.plot.getPlotItem()
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        assert "x0.001" not in axis.labelString() and "(x" not in axis.labelString()
+        assert all("e" not in text for _, text in _labels(axis))
+    (x0, x1), (y0, y1) = item.getViewBox().viewRange()
+    assert -0.05 * x1 <= x0 <= 0 < 1 <= x1  # steps from 0, not ±0.5 around a lone point
+    assert y0 < 3.91 < y1 and y1 - y0 < 1.5  # around the value, not ±0.5 around zero
+    view.add(500, 2.5)
+    (_, _), (y0, y1) = item.getViewBox().viewRange()
+    assert y0 < 2.5 and y1 > 3.91

@@ -6,8 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from pictures import ink_fraction, renderers_agree
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -21,10 +23,13 @@ from PySide6.QtWidgets import (
 )
 from qtdrive import Recorder, drag
 
+from fmstudio.app.files import GIF_FRAMES
 from fmstudio.app.window import MainWindow
 from fmstudio.cli import main as cli_main
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import load_points
+from fmstudio.core.evaluate import held_out_target
+from fmstudio.core.io import load_trainer
 from fmstudio.core.metrics import wasserstein2
 
 FAST = TrainConfig(
@@ -186,6 +191,8 @@ def test_sample_with_two_solvers_shows_nfe_w2_and_time(window, qtbot, record):
     qtbot.waitUntil(lambda: len(results.calls) == 1, timeout=20000)
     assert results.last.nfe == 8
     assert panel.findChild(QLabel, "samplingNfe").text().startswith("8")
+    w2_text = panel.findChild(QLabel, "samplingW2").text()  # W2 next to two target draws' W2
+    assert w2_text == f"{results.last.w2:.4g} (floor {results.last.w2_floor:.4g})", w2_text
     panel.set_request({"method": "dopri5", "n": 500, "seed": 1, "atol": 1e-4, "rtol": 1e-4})
     QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: len(results.calls) == 2, timeout=30000)
@@ -371,3 +378,81 @@ def test_conditional_paths_overlay_the_learned_trajectories(window, qtbot):
         return item.isVisible() and x is not None and len(x) > 0
 
     qtbot.waitUntil(drawn, timeout=20000)
+
+
+def pick_preset(qtbot, window, name: str) -> None:
+    """Click a preset's thumbnail in the data panel's gallery."""
+    gallery = window.data_panel.findChild(QListWidget, "presetList")
+    row = next(
+        i for i in range(gallery.count()) if gallery.item(i).data(Qt.ItemDataRole.UserRole) == name
+    )
+    rect = gallery.visualItemRect(gallery.item(row))
+    qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_an_exported_model_names_the_data_it_was_trained_on(window, qtbot, tmp_path, capsys):
+    """Train on a drawing, switch the target to a preset after the run, export: the model
+    still says (and `fmstudio eval` measures against) the drawing."""
+    click(qtbot, window, "sourceDraw")
+    drag(window.samples_view, [(x, 2.0) for x in np.linspace(-1.0, 1.0, 6)])
+    drawn = np.array(window.drawing.points)
+    use_config(window, qtbot, TrainConfig(**{**FAST.to_dict(), "steps": 40}))
+    train_until(qtbot, window)
+    pick_preset(qtbot, window, "moons")
+    qtbot.waitUntil(lambda: window.run_info.config.dataset == "moons", timeout=20000)
+    model = tmp_path / "model"
+    window.files.ask = lambda *args, **kwargs: str(model)
+    window.findChild(QAction, "actionExportModel").trigger()
+    qtbot.waitUntil(lambda: (model / "config.json").exists(), timeout=10000)
+
+    trainer = load_trainer(model)
+    assert np.array_equal(trainer.dataset.points, drawn)
+    target = held_out_target(model, 2000, seed=1).numpy()
+    assert np.abs(target[:, 1] - 2.0).max() < 1.0  # the stroke at y = 2, not the moons
+    assert cli_main(["eval", str(model), "--n", "300", "--nll-n", "20", "--solver", "euler",
+                     "--steps", "4"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["w2"] > 0
+    assert window.last_error is None
+
+
+def test_exported_svgs_look_the_same_in_another_renderer(window, qtbot, tmp_path):
+    """librsvg (as ImageMagick, Inkscape 0.x) has no non-scaling strokes: a plot's 1 px pens
+    must not come out as thick as the plot's scale (the field used to be a solid block)."""
+    qtbot.waitUntil(lambda: window.trajectory_view.trajectories is not None, timeout=20000)
+    for view in ("field", "trajectories", "samples"):
+        path = tmp_path / f"{view}.svg"
+        window.files.ask = lambda *args, p=path, **kwargs: str(p)
+        window.findChild(QAction, f"actionExportView_{view}").trigger()
+        renderers_agree(path)
+    assert window.last_error is None
+
+
+def test_the_trajectory_animation_has_the_size_asked_for(window, qtbot, tmp_path):
+    qtbot.waitUntil(lambda: window.trajectory_view.trajectories is not None, timeout=20000)
+    gif = tmp_path / "flow.gif"
+    window.files.ask = lambda *args, **kwargs: str(gif)
+    window.files.ask_item = lambda title, label, items, current=0: items[0]  # the smallest
+    window.findChild(QAction, "actionExportAnimation").trigger()
+    with Image.open(gif) as image:
+        assert image.size == (480, 480) and image.n_frames == GIF_FRAMES
+        image.seek(image.n_frames - 1)  # t = 1: the particles sit on the target
+        assert 0.02 < ink_fraction(image) < 0.8
+    window.files.export_animation(tmp_path / "wide.gif", frames=3, size=(720, 400))
+    with Image.open(tmp_path / "wide.gif") as image:
+        assert image.size == (720, 400) and image.n_frames == 3
+    assert window.last_error is None
+
+
+def test_the_animation_keeps_the_conditional_paths_when_they_are_shown(window, qtbot, tmp_path):
+    qtbot.waitUntil(lambda: window.trajectory_view.trajectories is not None, timeout=20000)
+
+    def white_pixels(name: str) -> int:
+        window.files.export_animation(tmp_path / name, frames=2, size=(480, 480))
+        with Image.open(tmp_path / name) as image:
+            rgb = np.asarray(image.convert("RGB"), dtype=int)
+        return int((rgb.min(axis=2) > 200).sum())
+
+    plain = white_pixels("plain.gif")
+    window.trajectory_view.show_conditional.setChecked(True)
+    qtbot.waitUntil(lambda: window.trajectory_view.conditional is not None, timeout=20000)
+    assert white_pixels("conditional.gif") > plain + 200

@@ -126,8 +126,10 @@ class SamplingPanel(QWidget):
         self._w2 = forms.value_label(
             "samplingW2",
             "—",
-            "Exact 2-Wasserstein distance between the samples and target points: lower is "
-            "closer. Compare solvers by this, not by the loss.",
+            "Exact 2-Wasserstein distance between the samples and as many target points: lower "
+            "is closer. Compare solvers by this, not by the loss. The floor is W2 between two "
+            "independent draws of the target of that size: what a perfect model would score, "
+            "since finite samples never match exactly.",
         )
         self._time = forms.value_label("samplingTime", "—", "Wall-clock time of the solve.")
         labels.append(forms.add_row(form, "NFE", self._nfe))
@@ -196,8 +198,12 @@ class SamplingPanel(QWidget):
         self._button.setEnabled(not busy)
         self._button.setText(BUSY_TEXT if busy else SAMPLE_TEXT)
 
-    def show_result(self, nfe: int, w2: float | None, seconds: float) -> None:
-        """Show what the last solve cost and how close it came (W2 None: not measured)."""
+    def show_result(
+        self, nfe: int, w2: float | None, seconds: float, floor: float | None = None
+    ) -> None:
+        """Show what the last solve cost and how close it came (W2 None: not measured), next to
+        the W2 `floor` of two draws of the target, which no model can beat."""
         self._nfe.setText(f"{nfe:,}")
-        self._w2.setText("—" if w2 is None else f"{w2:.4g}")
+        text = "—" if w2 is None else f"{w2:.4g}"
+        self._w2.setText(text if floor is None else f"{text} (floor {floor:.4g})")
         self._time.setText(f"{seconds:.2f} s" if seconds >= 0.01 else f"{seconds * 1e3:.1f} ms")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from fmstudio.app import style
@@ -23,6 +24,12 @@ ARROW_LENGTH = 0.9
 """Length of the fastest (robust-max) arrow, in grid cells."""
 HEAD_FRACTION = 0.3
 HEAD_ANGLE = np.deg2rad(25.0)
+EXACT_ALPHA = 110
+"""The exact field is drawn faint and under the learned arrows, which stay readable on top."""
+BOX_SETTLE_MS = 300
+"""A resize, pan or zoom reports the new range once it has rested this long (not every frame)."""
+BOX_TOLERANCE = 0.02
+"""Range changes smaller than this share of the span are not reported (no recompute)."""
 
 
 @dataclass(frozen=True)
@@ -104,20 +111,32 @@ def pairs_xy(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class FieldView(PlotView):
-    """The learned field at the slider's t, with the exact marginal field as an overlay."""
+    """The learned field at the slider's t, with the exact marginal field under it.
+
+    The arrows are computed where the plot looks: `boxChanged` reports the range shown (a wide
+    dock's sides, a pan, a zoom), and its owner asks the training process for the field there.
+    """
+
+    SHOWS_NOISE = True
+    boxChanged = Signal(tuple)
+    """(xmin, xmax, ymin, ymax) now shown, once a change of it has settled."""
 
     def __init__(self, parent: QWidget | None = None, bins: int = SPEED_BINS) -> None:
         super().__init__("fieldView", parent, with_target=True, target_color=(120, 170, 255, 45))
         self._frames: FieldFrames | None = None
         self._ref = 1.0
         self._t = 1.0
+        self._box: tuple[float, ...] | None = None
+        self._box_timer = QTimer(self, singleShot=True, interval=BOX_SETTLE_MS)
+        self._box_timer.timeout.connect(self._report_box)
+        self.plot.getPlotItem().getViewBox().sigRangeChanged.connect(self._box_timer.start)
         colormap = pg.colormap.get(style.SPEED_COLORMAP)
         # Start above viridis' darkest purple, which vanishes on the dark background.
         colors = colormap.mapToQColor(np.linspace(0.25, 1.0, bins))
         self.bin_items = [make_curve(color, connect="pairs", z=1) for color in colors]
         for item in self.bin_items:
             self.plot.addItem(item)
-        self.marginal_item = make_curve(style.MARGINAL, connect="pairs", z=2)
+        self.marginal_item = make_curve((*style.MARGINAL[:3], EXACT_ALPHA), connect="pairs", z=0)
         self.marginal_item.setVisible(False)
         self.plot.addItem(self.marginal_item)
 
@@ -127,7 +146,8 @@ class FieldView(PlotView):
         self.show_marginal = make_check(
             "fieldShowMarginal",
             "exact",
-            "Overlay the exact marginal field u_t(x) of the empirical target (green)",
+            "Show the exact marginal field u_t(x) of the empirical target (faint pink, under "
+            "the learned arrows): where they differ, the network has not learned it yet",
             False,
         )
         self.time_label = make_label("fieldTime", "The time t of the field shown")
@@ -154,6 +174,24 @@ class FieldView(PlotView):
 
     def _update_label(self) -> None:
         self.time_label.setText(f"t = {self._t:.2f}")
+
+    def _draw_bounds(self) -> None:
+        super()._draw_bounds()
+        self._box_timer.start()
+
+    def _report_box(self) -> None:
+        """Emit the range shown if it moved by more than `BOX_TOLERANCE` (hidden: nothing)."""
+        vb = self.plot.getPlotItem().getViewBox()
+        if not self._bounds or not self.isVisible() or vb.width() < 2 or vb.height() < 2:
+            return  # no range of its own yet, or none to see
+        (x0, x1), (y0, y1) = vb.viewRange()
+        box = (x0, x1, y0, y1)
+        if self._box is not None:
+            span = max(x1 - x0, y1 - y0)
+            if max(abs(a - b) for a, b in zip(box, self._box, strict=True)) < BOX_TOLERANCE * span:
+                return
+        self._box = box
+        self.boxChanged.emit(box)
 
     def _on_learned_toggled(self, on: bool) -> None:
         for item in self.bin_items:

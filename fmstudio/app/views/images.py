@@ -69,13 +69,22 @@ class ImageTilesView(PlotView):
 
 
 class BitsPerDimView(PlotView):
-    """Bits/dim of held-out images against the training step: the image run's quality curve."""
+    """Bits/dim of held-out images against the training step: the image run's quality curve.
+
+    Its range is set from the values (auto-range around one point is ±0.5, which pyqtgraph
+    labels "−400…400 (x0.001)"), and its axes never switch to an SI prefix.
+    """
+
+    MIN_STEPS = 100
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("bitsPerDimView", parent, aspect_locked=False)
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "step")
         item.setLabel("left", "bits/dim")
+        for name in ("left", "bottom"):
+            item.getAxis(name).enableAutoSIPrefix(False)
+        item.getViewBox().disableAutoRange()
         self.curve = self.plot.plot(
             pen=pg.mkPen(style.LOSS_SMOOTH, width=2), symbol="o", symbolSize=5
         )
@@ -110,6 +119,17 @@ class BitsPerDimView(PlotView):
 
     def _draw_curve(self) -> None:
         self.curve.setData(self._steps, self._values)
+        if self._values:
+            self._fit_range()
+
+    def _fit_range(self) -> None:
+        """Steps from 0 to the last one (at least `MIN_STEPS`, so a first point at step 0
+        gets whole-step ticks); bits/dim from the lowest to the highest value, padded by a
+        tenth of the span or, for one value or a flat curve, by 2% of the value."""
+        lo, hi = min(self._values), max(self._values)
+        pad = max(0.1 * (hi - lo), 0.02 * abs(hi), 0.01)
+        self.plot.setYRange(lo - pad, hi + pad, padding=0)
+        self.plot.setXRange(0, max(self._steps[-1], self.MIN_STEPS), padding=0.02)
 
     def _update_status(self) -> None:
         text = f"{self._values[-1]:.3f} bits/dim" if self._values else "bits/dim: not yet"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QDoubleSpinBox, QWidget
 
 from fmstudio.app import style
@@ -12,6 +13,19 @@ from fmstudio.app.views.plot import PlotView, make_check, make_label
 from fmstudio.core.snapshot import smoothed
 
 STATUS_TAIL = 5000
+COMPACT_FONT_PT = 7
+"""Tick labels of the compact strip: small, so a 60-pixel axis still holds three of them."""
+COMPACT_TICK_GAP = 14.0
+"""Least pixels between the compact strip's labelled loss ticks (the font's height and a bit)."""
+
+
+def progress_text(step: int, total: int, rate: float, seconds: float) -> str:
+    """The readout of a run's progress: the live rate while it runs; once finished, the steps
+    it took, in how long, and its average (not the 0 steps/s of a stopped clock)."""
+    speed = f"{rate:,.{1 if 0 < rate < 10 else 0}f} steps/s"  # 3.9 says more than 4
+    if total > 0 and step >= total:
+        return f"finished · {step:,} steps in {seconds:,.0f} s · {speed} avg"
+    return f"step {step:,} / {total:,} · {speed}"
 
 
 class LossBuffer:
@@ -53,14 +67,15 @@ class LossBuffer:
 class LossView(PlotView):
     """Loss vs step on a log scale; the smoothed curve is what to read, the raw one the noise."""
 
-    COMPACT_HEIGHT = 120
+    COMPACT_HEIGHT = (64, 120)
+    """Least and most height of the compact strip: the picture above it takes the rest."""
     COMPACT_REDRAW_MS = 200
 
     def __init__(self, parent: QWidget | None = None, compact: bool = False) -> None:
         """`compact`: a short strip with only the status line above it (compare panels)."""
-        super().__init__("lossView", parent, aspect_locked=False)
+        super().__init__("lossView", parent, aspect_locked=False, log_axes=("left",))
         self._buffer = LossBuffer()
-        self._progress: tuple[int, int, float] | None = None
+        self._progress: tuple[int, int, float, float] | None = None
         self._y_range: tuple[float, float] | None = None
 
         self.log_box = make_check(
@@ -81,11 +96,12 @@ class LossView(PlotView):
         item = self.plot.getPlotItem()
         self._redraw: QTimer | None = None
         if compact:  # the log box and smoothing stay unparented and unshown, at their defaults
-            self.setFixedHeight(self.COMPACT_HEIGHT)
+            self.setMinimumHeight(self.COMPACT_HEIGHT[0])
+            self.setMaximumHeight(self.COMPACT_HEIGHT[1])
             # Up to four of these redraw side by side: 5 times a second each is plenty.
             self._redraw = QTimer(self, singleShot=True, interval=self.COMPACT_REDRAW_MS)
             self._redraw.timeout.connect(self._redraw_curves)
-            item.getAxis("left").setStyle(maxTextLevel=0)  # decades only: a short axis
+            self._compact_axes()
         else:
             self.controls.addWidget(self.log_box)
             self.controls.addWidget(self.smoothing)
@@ -100,6 +116,18 @@ class LossView(PlotView):
         self.log_box.toggled.connect(self._on_log_toggled)
         self.smoothing.valueChanged.connect(self._on_smoothing_changed)
         self._update_status()
+
+    def _compact_axes(self) -> None:
+        """A strip under a picture: a narrow loss axis with a few small labels, and no step
+        axis (the strip spans the run, and the status line above says the step)."""
+        item = self.plot.getPlotItem()
+        font = QFont()
+        font.setPointSize(COMPACT_FONT_PT)
+        left = item.getAxis("left")
+        left.min_gap = COMPACT_TICK_GAP
+        left.setStyle(tickFont=font, tickTextOffset=2, tickLength=-4)
+        left.setWidth(30)
+        item.hideAxis("bottom")
 
     def _make_curve(self, color: tuple[int, int, int, int], z: float) -> pg.PlotDataItem:
         """Peak downsampling keeps spikes visible; clip-to-view skips off-screen steps."""
@@ -124,10 +152,11 @@ class LossView(PlotView):
     def add_snapshot(self, item) -> None:
         """A snapshot's new losses and progress (what every window's loss curve takes)."""
         self.append(item.loss_start, item.losses)
-        self.set_progress(item.step, item.total_steps, item.steps_per_s)
+        self.set_progress(item.step, item.total_steps, item.steps_per_s, item.train_seconds)
 
-    def set_progress(self, step: int, total: int, steps_per_s: float) -> None:
-        """Progress for the status line; the x axis spans the whole run, fixed.
+    def set_progress(self, step: int, total: int, steps_per_s: float, seconds: float = 0.0) -> None:
+        """Progress for the status line (`progress_text`; `seconds`: the wall clock the run has
+        trained); the x axis spans the whole run, fixed.
 
         A fixed x range means the axis is not re-ticked on every frame (re-ticking is most of
         what a loss-plot redraw costs the GUI thread) and the curve visibly fills the run.
@@ -135,7 +164,7 @@ class LossView(PlotView):
         if self._progress is None or self._progress[1] != int(total):
             self.plot.getPlotItem().getViewBox().enableAutoRange(x=False)
             self.plot.setXRange(0, max(1, int(total)), padding=0.01)
-        self._progress = (int(step), int(total), float(steps_per_s))
+        self._progress = (int(step), int(total), float(steps_per_s), float(seconds))
         self._update_status()
 
     def reset(self) -> None:
@@ -199,9 +228,7 @@ class LossView(PlotView):
     def _update_status(self) -> None:
         parts: list[str] = []
         if self._progress is not None:
-            step, total, rate = self._progress
-            parts.append(f"step {step:,} / {total:,}")
-            parts.append(f"{rate:,.0f} steps/s")
+            parts.append(progress_text(*self._progress))
         # The EMA forgets geometrically, so the tail gives the curve's last value (to <1%)
         # without smoothing the whole history on every chunk, even while the view is hidden.
         tail = self._buffer.view()[-STATUS_TAIL:]

@@ -1,8 +1,9 @@
 """Particles flowing from noise (t = 0) to data (t = 1) along the learned ODE (eq. 1).
 
 All drawn paths are one `PlotCurveItem` whose boolean `connect` array breaks the line between
-particles; the particles at the current t are one scatter item. Only `max_curves` paths are drawn
-(a few hundred already read as a flow), but every particle is.
+particles; the particles at the current t are one scatter item. Only `max_curves` paths (with a
+start dot each) are drawn, `MAX_CURVES` by default: they already read as a flow, where the 2000
+of a sampling run would be a hairball. Every particle is drawn.
 """
 
 from __future__ import annotations
@@ -21,19 +22,30 @@ from fmstudio.app.views.plot import (
 )
 from fmstudio.core.snapshot import Trajectories
 
+MAX_CURVES = 150
+"""Paths drawn at most: in a dock a few hundred pixels across, 300 already merge into a hairball
+(the 2000 of a sampling run all the more), 150 still read as separate curves."""
+
+
+def drawn_paths(count: int, max_curves: int) -> np.ndarray:
+    """Indices of the particles whose paths are drawn: up to `max_curves`, evenly spread over
+    the `count` (the noise is i.i.d., so these are a fair sample, the same ones every time)."""
+    n = min(count, max(int(max_curves), 0))
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.linspace(0, count - 1, n).round().astype(np.int64))
+
 
 def curve_arrays(points: np.ndarray, max_curves: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, y and `connect` for up to `max_curves` paths of `points` (T, N, 2), one after another.
-
-    Paths are taken evenly across the N particles; `connect[i]` is False at each path's last
-    point, so exactly one False per drawn path.
+    """x, y and `connect` for up to `max_curves` paths of `points` (T, N, 2) (`drawn_paths`),
+    one after another; `connect[i]` is False at each path's last point, so exactly one False
+    per drawn path.
     """
-    steps, count = points.shape[0], points.shape[1]
-    n = min(count, max(int(max_curves), 0))
-    if n == 0 or steps == 0:
+    steps = points.shape[0]
+    chosen = drawn_paths(points.shape[1], max_curves)
+    if len(chosen) == 0 or steps == 0:
         empty = np.empty(0)
         return empty, empty.copy(), np.empty(0, dtype=bool)
-    chosen = np.unique(np.linspace(0, count - 1, n).round().astype(np.int64))
     paths = np.transpose(points[:, chosen], (1, 0, 2)).reshape(-1, 2)
     connect = np.ones(len(paths), dtype=bool)
     connect[steps - 1 :: steps] = False
@@ -41,9 +53,11 @@ def curve_arrays(points: np.ndarray, max_curves: int) -> tuple[np.ndarray, np.nd
 
 
 class TrajectoryView(PlotView):
-    """Faint paths, faint noise starting points, and bright particles at the slider's t."""
+    """Faint paths with their noise starting points, and bright particles at the slider's t."""
 
-    def __init__(self, parent: QWidget | None = None, max_curves: int = 300) -> None:
+    SHOWS_NOISE = True
+
+    def __init__(self, parent: QWidget | None = None, max_curves: int = MAX_CURVES) -> None:
         super().__init__(
             "trajectoryView", parent, with_target=True, target_color=(120, 170, 255, 45)
         )
@@ -88,6 +102,11 @@ class TrajectoryView(PlotView):
     def trajectories(self) -> Trajectories | None:
         return self._traj
 
+    @property
+    def conditional(self) -> Trajectories | None:
+        """The conditional paths on show, or None when switched off or not computed yet."""
+        return self._conditional if self.show_conditional.isChecked() else None
+
     def set_conditional(self, paths: Trajectories | None) -> None:
         """Conditional paths of coupled pairs (None clears), drawn as one curve item."""
         self._conditional = paths
@@ -116,9 +135,10 @@ class TrajectoryView(PlotView):
             clear_curve(self.curve_item)
             set_points(self.start_item, None)
             return
-        x, y, connect = curve_arrays(np.asarray(traj.points), self.max_curves)
+        points = np.asarray(traj.points)
+        x, y, connect = curve_arrays(points, self.max_curves)
         self.curve_item.setData(x=x, y=y, connect=connect)
-        set_points(self.start_item, np.asarray(traj.points[0]))
+        set_points(self.start_item, points[0, drawn_paths(points.shape[1], self.max_curves)])
 
     def _draw_particles(self) -> None:
         traj = self._traj
