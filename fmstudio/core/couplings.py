@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import ot
 import torch
 from torch import Tensor
 
@@ -55,6 +54,8 @@ class ExactOTCoupling(Coupling):
     def pair(self, x0, x1, generator=None):
         if len(x0) != len(x1):
             raise ValueError(f"exact OT pairs equal batches, got {len(x0)} and {len(x1)}")
+        import ot  # POT: imported when first needed, its import costs ~1.5 s (it loads sklearn)
+
         cost = squared_distances(x0.detach(), x1.detach()).double().cpu().numpy()
         n = len(x0)
         weights = np.full(n, 1.0 / n)

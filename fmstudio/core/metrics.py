@@ -7,7 +7,6 @@ coupling, the distance to the target does not.
 from __future__ import annotations
 
 import numpy as np
-import ot
 import torch
 from torch import Tensor
 
@@ -25,6 +24,8 @@ def wasserstein2(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:
     """
     if len(a) == 0 or len(b) == 0:
         raise ValueError("W2 needs two non-empty point sets")
+    import ot  # POT: imported when first needed, its import costs ~1.5 s (it loads sklearn)
+
     xa, xb = _as_numpy(a), _as_numpy(b)
     cost = ot.dist(xa, xb, metric="sqeuclidean")
     wa = np.full(len(xa), 1.0 / len(xa))

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
 from torch import Tensor
 
 from fmstudio.core.flow import FlowModel
@@ -288,6 +287,8 @@ def smoothed(losses: np.ndarray, weight: float) -> np.ndarray:
 
     One `lfilter` pass in C, so redrawing a 100k-step curve every frame stays cheap.
     """
+    from scipy.signal import lfilter  # here: scipy.signal costs every training process 0.5 s
+
     values = np.asarray(losses, dtype=np.float64)
     if weight <= 0 or len(values) == 0:
         return values

@@ -91,7 +91,10 @@ def test_every_action_of_every_window_runs_like_a_click(qtbot, window, no_dialog
 
     window.findChild(QAction, "actionNewSession").trigger()  # the buttons left no target
     window.settings_panel.set_config(SMALL)
+    for page in window.findChildren(HelpPage):  # the Help pages took the focus: give it back
+        page.close()
     window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
     QTest.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # compare mode
     compare = window.compare_window
     assert isinstance(compare, CompareWindow) and compare.isVisible()
