@@ -226,10 +226,10 @@ class ComparePanel(QObject):
         self.status.setText(f"<b>{self.name}</b> · step {self.step:,} · {self.state}{self._w2()}")
 
     def _w2(self) -> str:
-        """The latest W2, and the floor two draws of the target score at that size: the model
-        is as good as it can be measured when the two meet."""
+        """The latest W2, and what draws of the target score at that size (a perfect model):
+        the model is as good as W2 can tell when the two meet."""
         if self.measured is None:
             return ""
         table = self.measured["table"]
         floor = table.get("w2_floor")
-        return f" · W2 {table['w2']:.3f}" + ("" if floor is None else f" (floor {floor:.3f})")
+        return f" · W2 {table['w2']:.3f}" + ("" if floor is None else f" (perfect {floor:.3f})")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fmstudio.app import export
+from fmstudio.app import ask, export
 from fmstudio.app.controller import Controller
 from fmstudio.app.panels import forms
 from fmstudio.app.panels.sampling import SamplingPanel
@@ -74,6 +74,9 @@ class ImageWindow(QMainWindow):
         self.samples = None
         """The images on show (live grid or the last Sample), what Export writes."""
         self.last_error = ""
+        self.saved_model = ask.SavedStep()
+        self.ask_before_discard = True
+        """False for a scripted start that quits by itself: nobody is there to answer."""
         self.controller = Controller(self, engine)
         self.controller.set_views(frozenset({"trajectories", "bpd"}))
         self._build(config or DEFAULT_CONFIG)
@@ -189,7 +192,7 @@ class ImageWindow(QMainWindow):
             bottom.addWidget(QLabel(label))
             bottom.addWidget(widget)
         for name, text, slot, tip in (
-            ("imageNewRun", "New run", self.new_run, "A fresh model with these settings"),
+            ("imageNewRun", "New run", self.reset_run, "A fresh model with these settings"),
             ("imageTrain", "Train", self.toggle_training, "Train or pause (Space)"),
             ("imageExportGrid", "Export grid…", self.export_grid_dialog, "The grid as one PNG"),
             (
@@ -237,8 +240,27 @@ class ImageWindow(QMainWindow):
         self.clear_error()
         self.controller.new_run(config, None)
 
+    def reset_run(self) -> None:
+        """New run: a fresh model, once the user agreed to lose an unsaved one."""
+        if self.confirm_discard("A new run"):
+            self.new_run()
+
+    def confirm_discard(self, action: str) -> bool:
+        """Whether `action` may drop the model: nothing unsaved, or the user saved it (Save
+        model…) or chose to discard it."""
+        if not self.ask_before_discard or not self.saved_model.unsaved(self.step):
+            return True
+        answer = ask.ask_discard(
+            self, f"{action} discards a model trained for {self.step:,} steps, not saved yet."
+        )
+        if answer is ask.Answer.SAVE:
+            return self.save_model_dialog()
+        return answer is ask.Answer.DISCARD
+
     def set_dataset(self, spec: str) -> None:
         """Train on other images ('digits', 'mnist:PATH', ...) from a fresh run."""
+        if not self.confirm_discard("Other images"):
+            return
         self.spec = spec
         self.source_label.setText(spec)
         self.new_run()
@@ -270,6 +292,7 @@ class ImageWindow(QMainWindow):
     # ---- events ---------------------------------------------------------------------------
 
     def _on_run_started(self, info) -> None:
+        self.saved_model.run_started()
         self.step = 0
         self.samples = None
         self.loss_view.reset()
@@ -284,6 +307,7 @@ class ImageWindow(QMainWindow):
         if item is None:
             return
         self.step = item.step
+        self.saved_model.seen(item.step)
         self.loss_view.add_snapshot(item)
         if item.trajectories is not None and item.trajectories.points.ndim == 5:
             self._show_frames(
@@ -348,10 +372,13 @@ class ImageWindow(QMainWindow):
         if directory:
             self.export_images(directory)
 
-    def save_model_dialog(self) -> None:
+    def save_model_dialog(self) -> bool:
+        """Save model…: True once a directory was chosen (the training process writes it)."""
         directory = QFileDialog.getExistingDirectory(self, "Save the model into")
         if directory:
             self.controller.save_model(directory)
+            self.saved_model.saved(self.step)
+        return bool(directory)
 
     def export_view(self, name: str, path: str | Path) -> None:
         """One view as PNG or SVG (the scripted start's `--shots`)."""
@@ -377,6 +404,9 @@ class ImageWindow(QMainWindow):
         forms.show_error(self.error, None)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.isVisible() and not self.confirm_discard("Closing image mode"):
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 

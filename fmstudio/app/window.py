@@ -96,8 +96,7 @@ class MainWindow(QMainWindow):
         self.image_window = None
         self.ask_before_discard = True
         """False for a scripted start that quits by itself: nobody is there to answer."""
-        self._saved_step: int | None = 0
-        """The model's step when it was last saved (None: the step of the next snapshot)."""
+        self.saved_model = ask.SavedStep()
         self._drawing_saved = True
         self._session_changed = False
 
@@ -673,7 +672,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, info: RunInfo) -> None:
         self.run_info = info
-        self._saved_step = None  # a fresh model has nothing to lose; an opened one is saved
+        self.saved_model.run_started()
         self.settings_panel.set_config(info.config)
         self.loss_view.reset()
         self.time_bar.set_range(*info.t_range)
@@ -695,8 +694,7 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         self.step = item.step
-        if self._saved_step is None:
-            self._saved_step = item.step
+        self.saved_model.seen(item.step)
         if not self.isWindowModified() and self.unsaved_work() is not None:
             self.update_title()
         self.loss_view.add_snapshot(item)
@@ -792,7 +790,7 @@ class MainWindow(QMainWindow):
         self.banner_row.hide()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closed and not self.confirm_discard("Quitting"):
+        if not self._closed and not self._may_close():
             event.ignore()
             return
         self.shutdown()
@@ -800,10 +798,17 @@ class MainWindow(QMainWindow):
 
     # ---- unsaved work --------------------------------------------------------------------
 
+    def _may_close(self) -> bool:
+        """Quitting: this window's unsaved work, then image mode's, may be dropped (each asks)."""
+        if not self.confirm_discard("Quitting"):
+            return False
+        image = self.image_window
+        return image is None or not image.isVisible() or image.close()
+
     def unsaved_work(self) -> str | None:
         """What a Reset, New, Open or Quit would throw away, in words (None: nothing)."""
         lost = []
-        if self._saved_step is not None and self.step > self._saved_step:
+        if self.saved_model.unsaved(self.step):
             lost.append(f"a model trained for {self.step:,} steps")
         if not self._drawing_saved and len(self.drawing):
             lost.append(f"a drawing of {len(self.drawing):,} points")
@@ -823,7 +828,7 @@ class MainWindow(QMainWindow):
     def mark_saved(self, model: bool = True, drawing: bool = True, session: bool = False) -> None:
         """The model (at its current step), the drawing and/or the session are on disk."""
         if model:
-            self._saved_step = self.step
+            self.saved_model.saved(self.step)
         if drawing:
             self._drawing_saved = True
         if session:

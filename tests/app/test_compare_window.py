@@ -83,7 +83,7 @@ def test_two_configurations_train_side_by_side_and_export(qtbot, tmp_path):
     assert window.table.item(0, 0).text() == "ot"
     assert len(window.chart.getPlotItem().listDataItems()) == 4  # rk4 and euler per config
     for panel in window.panels:  # W2 next to what two draws of the target score
-        assert "floor" in panel.status.text()
+        assert "(perfect " in panel.status.text()
         assert "steps/s avg" in panel.loss.status.text()  # the finished run's real rate
     assert_legend_beside_the_curves(window)
 

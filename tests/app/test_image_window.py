@@ -68,3 +68,22 @@ def test_a_corrupt_image_file_is_reported_and_the_app_goes_on(qtbot, tmp_path):
     assert window.error.isHidden()
     qtbot.waitUntil(lambda: window.step == 0 and window.target_view.picture is not None)
     window.close()
+
+
+def test_new_run_and_close_ask_before_dropping_a_trained_model(qtbot, answer_discard):
+    from fmstudio.app.ask import Answer
+
+    window = ImageWindow(dataclasses.replace(CONFIG, steps=5))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.grid_view.picture is not None, timeout=60000)
+    qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.state == "finished" and window.step == 5, timeout=60000)
+    answer_discard.answers = [Answer.CANCEL, Answer.CANCEL]
+    qtbot.mouseClick(window.findChild(object, "imageNewRun"), Qt.MouseButton.LeftButton)
+    window.close()
+    qtbot.wait(300)
+    assert len(answer_discard.asked) == 2 and "5 steps" in answer_discard.asked[0]
+    assert window.isVisible() and window.step == 5  # both cancelled: nothing lost
+    window.close()  # Discard
+    assert not window.isVisible()

@@ -192,7 +192,7 @@ def test_sample_with_two_solvers_shows_nfe_w2_and_time(window, qtbot, record):
     assert results.last.nfe == 8
     assert panel.findChild(QLabel, "samplingNfe").text().startswith("8")
     w2_text = panel.findChild(QLabel, "samplingW2").text()  # W2 next to two target draws' W2
-    assert w2_text == f"{results.last.w2:.4g} (floor {results.last.w2_floor:.4g})", w2_text
+    assert w2_text == f"{results.last.w2:.4g} (perfect ≈ {results.last.w2_floor:.4g})", w2_text
     panel.set_request({"method": "dopri5", "n": 500, "seed": 1, "atol": 1e-4, "rtol": 1e-4})
     QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: len(results.calls) == 2, timeout=30000)

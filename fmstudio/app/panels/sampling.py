@@ -127,9 +127,9 @@ class SamplingPanel(QWidget):
             "samplingW2",
             "—",
             "Exact 2-Wasserstein distance between the samples and as many target points: lower "
-            "is closer. Compare solvers by this, not by the loss. The floor is W2 between two "
-            "independent draws of the target of that size: what a perfect model would score, "
-            "since finite samples never match exactly.",
+            "is closer. Compare solvers by this, not by the loss. 'perfect' is the mean W2 "
+            "between independent draws of the target of that size: what a perfect model scores, "
+            "since finite samples never match exactly (a model can land a little under it).",
         )
         self._time = forms.value_label("samplingTime", "—", "Wall-clock time of the solve.")
         labels.append(forms.add_row(form, "NFE", self._nfe))
@@ -202,8 +202,8 @@ class SamplingPanel(QWidget):
         self, nfe: int, w2: float | None, seconds: float, floor: float | None = None
     ) -> None:
         """Show what the last solve cost and how close it came (W2 None: not measured), next to
-        the W2 `floor` of two draws of the target, which no model can beat."""
+        the W2 `floor`: what draws of the target itself score, i.e. a perfect model."""
         self._nfe.setText(f"{nfe:,}")
         text = "—" if w2 is None else f"{w2:.4g}"
-        self._w2.setText(text if floor is None else f"{text} (floor {floor:.4g})")
+        self._w2.setText(text if floor is None else f"{text} (perfect ≈ {floor:.4g})")
         self._time.setText(f"{seconds:.2f} s" if seconds >= 0.01 else f"{seconds * 1e3:.1f} ms")
