@@ -152,6 +152,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _solver_kwargs(args: argparse.Namespace) -> dict:
+    for flag, value in (("--atol", args.atol), ("--rtol", args.rtol)):
+        if not value > 0:  # also NaN
+            raise CLIError(f"{flag} must be a positive tolerance, got {value:g}")
     if args.solver in ADAPTIVE and (args.steps or args.nfe):
         raise CLIError(f"--steps/--nfe are for fixed-step solvers; '{args.solver}' is adaptive")
     if args.solver not in ADAPTIVE and args.steps is None and args.nfe is None:
@@ -292,6 +295,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.resume if args.resume is not None else args.out
     if out is None:
         raise CLIError("train needs --out DIR (or --resume DIR)")
+    if args.log_every < 1:
+        raise CLIError(f"--log-every must be at least 1, got {args.log_every}")
     config = None if args.resume is not None else _config_from_args(args)
     ctx = distributed.from_env(args.device)
     main = ctx is None or ctx.is_main
@@ -540,7 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "threads" in args:
             _use_threads(args.threads)
         return COMMANDS[args.command](args)
-    except (CLIError, ConfigError, DatasetError, io.CheckpointError, ValueError) as exc:
+    except (CLIError, ConfigError, DatasetError, io.CheckpointError, ValueError,
+            ArithmeticError) as exc:  # fmt: skip
         print(f"fmstudio {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:

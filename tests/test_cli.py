@@ -258,3 +258,28 @@ def test_help_shows_every_default_once(capsys, monkeypatch):
         assert "(default: None)" not in text, command
         options = text.split(" -")  # one chunk per option (and a few hyphenated words)
         assert all(chunk.count("default") <= 1 for chunk in options), command
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sample", "RUN", "--solver", "dopri5", "--atol", "0", "--rtol", "0"], "--atol"),
+        (["sample", "RUN", "--solver", "dopri5", "--atol", "1e-300", "--rtol", "1e-300"],
+         "loosen them"),
+        (["sample", "RUN", "--device", "cuda"], "CUDA is not available"),
+        (["train", "--dataset", "moons", "--log-every", "0"], "--log-every"),
+    ],
+)  # fmt: skip
+def test_impossible_solver_device_and_log_settings_are_one_line(
+    run_dir, tmp_path, capsys, argv, message
+):
+    """Issue 11, point 4: each was a traceback (torchdiffeq's assertion, torch's 'not compiled
+    with CUDA', a ZeroDivisionError); now one line naming the setting, exit 2, nothing written."""
+    if "--device" in argv and __import__("torch").cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = tmp_path / "out.npy"
+    argv = [str(run_dir) if a == "RUN" else a for a in argv] + ["--out", str(out)]
+    assert main([*argv, "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()

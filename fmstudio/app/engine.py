@@ -325,7 +325,7 @@ class Engine:
                 target=None if self._is_image else self._target_tensor(),
                 max_frames=IMAGE_FRAMES - 1 if self._is_image else 64,
             )
-        except (ValueError, RuntimeError, AssertionError) as exc:
+        except (ValueError, RuntimeError, ArithmeticError) as exc:
             self._fail(f"Sampling failed: {exc}")
             return
         if not np.isfinite(run.trajectories.samples).all():

@@ -220,7 +220,11 @@ def _locate_saved_data(config: TrainConfig, directory: Path) -> None:
 
 
 def load_flow(directory: str | os.PathLike, device: str | torch.device = "cpu") -> FlowModel:
-    """Rebuild the EMA model and its path from a run directory, ready to sample."""
+    """Rebuild the EMA model and its path from a run directory, ready to sample (a device that
+    is not there is a RuntimeError saying so, before anything is read)."""
+    from fmstudio.core.training import resolve_device
+
+    device = resolve_device(str(device))
     directory = Path(directory)
     header = read_header(directory)
     try:

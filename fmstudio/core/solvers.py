@@ -283,6 +283,11 @@ def solve(
             t = knots.to(x0.dtype)
             # step_t makes the solver land on every requested time instead of interpolating.
             options = {"step_t": t}
-            states = odeint(f, x0, t, rtol=rtol, atol=atol, method=method, options=options)
+            try:
+                states = odeint(f, x0, t, rtol=rtol, atol=atol, method=method, options=options)
+            except AssertionError as exc:  # torchdiffeq asserts "underflow in dt"
+                raise FloatingPointError(
+                    f"{method} could not meet atol={atol:g}, rtol={rtol:g} ({exc}): loosen them"
+                ) from None
     trajectory = None if times is None else states[index[1:-1]]
     return SolveResult(x=states[-1], nfe=f.nfe, times=times, trajectory=trajectory)

@@ -73,7 +73,8 @@ class DivergenceError(RuntimeError):
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` picks cuda > mps > cpu; an explicit device that is not there is an error."""
+    """`auto` picks cuda > mps > cpu; an explicit device that is not there is a ConfigError (a
+    setting the user can change, not a failure of the run)."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -82,9 +83,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' was asked for but CUDA is not available")
+        raise ConfigError(f"device '{name}' was asked for but CUDA is not available")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError("device 'mps' was asked for but MPS is not available")
+        raise ConfigError("device 'mps' was asked for but MPS is not available")
     return device
 
 
