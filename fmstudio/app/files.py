@@ -9,11 +9,10 @@ error banner with the file's name and what is wrong, never in a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
 
 from fmstudio.app import export
 from fmstudio.app.views import TrajectoryView
@@ -21,9 +20,6 @@ from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, load_points, save_points
 from fmstudio.core.io import CheckpointError, read_header
 from fmstudio.core.session import DataSource, Session, SessionError, load_session, save_session
-
-if TYPE_CHECKING:
-    from fmstudio.app.window import MainWindow
 
 SESSION_FILTER = "fmstudio session (*.fmstudio.json *.json)"
 POINTS_FILTER = "Points (*.npy *.csv)"
@@ -42,7 +38,9 @@ other sizes."""
 class FileActions:
     """File operations of one window (it keeps the current session path)."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow) -> None:
+        """`window`: the MainWindow (typed by its Qt base so that window.py, which builds this,
+        is the only one of the two modules that imports the other)."""
         self.window = window
         self.session_path: Path | None = None
 

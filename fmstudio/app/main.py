@@ -47,6 +47,11 @@ def apply_arguments(window: MainWindow, args: argparse.Namespace, config: TrainC
         window._update_views_wanted()
 
 
+def quits_when_done(args: argparse.Namespace) -> bool:
+    """A scripted start that shoots something quits once it has: nobody is there to answer."""
+    return args.screenshot is not None or args.shots is not None
+
+
 class ScriptedRun(QObject):
     """Train → (sample) → screenshots → quit, driven by the controller's signals (a QObject, so
     they arrive queued in the GUI thread)."""
@@ -57,7 +62,7 @@ class ScriptedRun(QObject):
         super().__init__()
         self.window, self.args, self.app = window, args, app
         self.exit_code = 0
-        self.quit_when_done = args.screenshot is not None or args.shots is not None
+        self.quit_when_done = quits_when_done(args)
         window.ask_before_discard = not self.quit_when_done  # nobody is there to answer
         window.controller.stateChanged.connect(self._on_state)
         window.controller.sampled.connect(self._on_sampled)
@@ -118,7 +123,7 @@ class ScriptedCompare(QObject):
         super().__init__()
         self.compare, self.args = compare, args
         self.exit_code = 0
-        self.quit_when_done = args.screenshot is not None or args.shots is not None
+        self.quit_when_done = quits_when_done(args)
         self.reflows = [name for name in (args.reflow or "").split(",") if name]
         self.poll = QTimer(self)
         self.poll.setInterval(self.POLL_MS)
