@@ -10,12 +10,14 @@ fmstudio eval runs/cb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import shutil
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,22 @@ import numpy as np
 import torch
 
 from fmstudio.console import Console
-from fmstudio.core import distributed, imagegrid, io
+from fmstudio.core import distributed, imagegrid, io, run_dir
 from fmstudio.core.atomic import atomic_write
 from fmstudio.core.compare import compare, folder_name, parse_configs, write_csv
 from fmstudio.core.config import ALL_PATHS, SCHEDULES, UNET_PRESETS, ConfigError, TrainConfig
 from fmstudio.core.couplings import COUPLINGS
 from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
 from fmstudio.core.evaluate import evaluate, evaluate_images
+from fmstudio.core.outputs import (
+    check_name,
+    claim_file,
+    claim_run_dir,
+    open_log,
+    replace_dir,
+    same_place,
+    signals_held,
+)
 from fmstudio.core.solvers import ADAPTIVE, SOLVERS
 from fmstudio.core.threads import default_threads
 from fmstudio.core.training import DivergenceError, Trainer
@@ -37,6 +48,11 @@ from fmstudio.core.training import DivergenceError, Trainer
 EXIT_INTERRUPTED = 130
 MIN_WINDOW = (640, 480)
 """`--size` below this leaves no room for the views."""
+MAX_WINDOW = (8192, 8192)
+"""`--size` above this is no screen, and its screenshot a multi-gigabyte image (60000x60000
+crashed Qt)."""
+MAX_PNG_SIDE = 4096
+"""`sample --upscale` makes PNGs of at most this many pixels a side."""
 
 
 class CLIError(Exception):
@@ -77,6 +93,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what}")
+
+
 def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
     p.add_argument("--solver", default=default, choices=SOLVERS, help="ODE solver")
     budget = p.add_mutually_exclusive_group()
@@ -91,64 +111,75 @@ def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
 
 
+class _ConfigFlags:
+    """Adds the TrainConfig flags with default None, so a command knows which flags were
+    given (a resume changes only those), and shows TrainConfig's default in the help."""
+
+    def __init__(self, p: argparse.ArgumentParser) -> None:
+        self.p = p
+        self.defaults = TrainConfig()
+
+    def add(self, flag: str, help: str, **kwargs: Any) -> None:
+        field = kwargs.pop("dest", flag.lstrip("-").replace("-", "_"))
+        value = getattr(self.defaults, field, None)
+        if value is not None and "default" not in help and kwargs.get("action") is None:
+            help = f"{help} (default: {value})"
+        self.p.add_argument(flag, dest=field, default=None, help=help, **kwargs)
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    """The TrainConfig flags, shared by `train` and the app's scripted start."""
-    d = TrainConfig()
-    p.add_argument(
+    """The TrainConfig flags, shared by `train`, `compare` and the app's scripted start."""
+    flags = _ConfigFlags(p)
+    add = flags.add
+    add(
         "--dataset",
-        default=d.dataset,
-        help="points: a preset name or a .npy/.csv/.png file; images: digits (offline), "
+        "points: a preset name or a .npy/.csv/.png file; images: digits (offline), "
         "mnist:PATH, fashion-mnist:PATH, cifar10:PATH or folder:PATH",
     )
-    p.add_argument("--image-size", type=int, help="images: resize to this many pixels a side")
-    p.add_argument(
-        "--channels", type=int, choices=(1, 3), help="images: 1 or 3 (default: the dataset's)"
-    )
-    p.add_argument(
+    add("--image-size", "images: resize to this many pixels a side", type=int)
+    add("--channels", "images: 1 or 3 (default: the dataset's)", type=int, choices=(1, 3))
+    add(
         "--unet",
-        default=d.unet,
+        "images: U-Net size (tiny for a CPU, small/base for a GPU)",
         choices=list(UNET_PRESETS),
-        help="images: U-Net size (tiny for a CPU, small/base for a GPU)",
     )
-    p.add_argument("--held-out", type=int, default=d.held_out, help="images held out for bits/dim")
-    p.add_argument(
+    add("--held-out", "images held out for bits/dim", type=int)
+    add(
         "--no-amp",
+        "GPU: train in fp32 (default: bf16 autocast for the forward pass)",
         dest="amp",
         action="store_false",
-        help="GPU: train in fp32 (default: bf16 autocast for the forward pass)",
     )
-    p.add_argument(
-        "--jitter",
-        type=float,
-        default=d.jitter,
-        help="Gaussian noise std added to preset/file points",
-    )
-    p.add_argument("--scale", type=float, default=d.scale, help="presets: scale the points by this")
-    p.add_argument("--path", default=d.path, choices=ALL_PATHS, help="probability path or preset")
-    p.add_argument("--coupling", choices=COUPLINGS, help="x0-x1 pairing (default: independent)")
-    p.add_argument("--sigma-min", type=float, default=d.sigma_min, help="ot path: σ_min (eq. 20)")
-    p.add_argument("--sigma", type=float, help="icfm/sb paths: σ (default 0 for icfm, 1 for sb)")
-    p.add_argument("--sigma-max", type=float, help="ve path: σ_max (default: data diameter)")
-    p.add_argument("--steps", type=int, default=d.steps, help="training steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="points or images a step")
-    p.add_argument("--hidden", type=int, default=d.hidden, help="MLP width")
-    p.add_argument("--depth", type=int, default=d.depth, help="MLP hidden layers")
-    p.add_argument("--activation", default=d.activation, help="silu, relu, gelu, tanh, softplus")
-    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES, help="LR schedule")
-    p.add_argument(
-        "--warmup-steps", type=int, default=d.warmup_steps, help="linear LR warm-up steps"
-    )
-    p.add_argument("--ema-decay", type=float, default=d.ema_decay, help="weights' EMA decay")
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max grad norm; 0 = off")
-    p.add_argument(
+    add("--jitter", "Gaussian noise std added to preset/file points", type=float)
+    add("--scale", "presets: scale the points by this", type=float)
+    add("--path", "probability path or preset", choices=ALL_PATHS)
+    add("--coupling", "x0-x1 pairing (default: independent)", choices=COUPLINGS)
+    add("--sigma-min", "ot path: σ_min (eq. 20)", type=float)
+    add("--sigma", "icfm/sb paths: σ (default 0 for icfm, 1 for sb)", type=float)
+    add("--sigma-max", "ve path: σ_max (default: data diameter)", type=float)
+    add("--steps", "training steps", type=int)
+    add("--batch-size", "points or images a step", type=int)
+    add("--hidden", "MLP width", type=int)
+    add("--depth", "MLP hidden layers", type=int)
+    add("--activation", "silu, relu, gelu, tanh, softplus")
+    add("--lr", "peak learning rate", type=float)
+    add("--schedule", "LR schedule", choices=SCHEDULES)
+    add("--warmup-steps", "linear LR warm-up steps", type=int)
+    add("--ema-decay", "weights' EMA decay", type=float)
+    add("--grad-clip", "max grad norm; 0 = off", type=float)
+    add(
         "--ot-refresh",
+        "ot/sinkhorn couplings: steps each coupled minibatch is reused (1 = every step)",
         type=int,
-        default=d.ot_refresh,
-        help="ot/sinkhorn couplings: steps each coupled minibatch is reused (1 = every step)",
     )
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of data, model and noise")
-    p.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    add("--seed", "seed of data, model and noise", type=int)
+    add("--device", "auto (cuda > mps > cpu), cpu, cuda, mps")
+
+
+def _given_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields whose flags were given (the others are None)."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in fields and v is not None}
 
 
 def _solver_kwargs(args: argparse.Namespace) -> dict:
@@ -179,13 +210,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=sorted(PRESETS), help="dataset preset")
     p.add_argument("--n", type=int, default=5000, help="number of points")
     p.add_argument("--seed", type=int, default=0, help="seed of the points")
-    p.add_argument("--out", required=True, type=Path, help="output file (.npy or .csv)")
+    p.add_argument("--out", required=True, help="output file (.npy or .csv)")
+    _add_overwrite(p, "the output file")
 
     p = sub.add_parser("train", help="train a flow matching model, write DIR/model.safetensors")
     _add_config_args(p)
-    p.add_argument("--out", type=Path, help="run directory (model, config, metrics)")
-    p.add_argument("--resume", type=Path, help="continue the run in this directory")
+    p.add_argument(
+        "--out",
+        help="run directory (model, config, metrics); with --resume: write the continued run "
+        "here and leave the original as it is",
+    )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        help="continue the run in this directory; flags given change only what a run may "
+        "change as it goes (steps, lr, schedule, warmup, batch size, EMA, clipping, device); "
+        "--steps is the new total, and the LR schedule stretches to it",
+    )
+    _add_overwrite(p, "a run (or anything) already in --out, at the first save")
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
+    p.add_argument(
+        "--save-every",
+        type=float,
+        default=300.0,
+        help="seconds between checkpoints while training (0: only at the end); each save "
+        "replaces the last one atomically",
+    )
     _add_run_args(p)
 
     p = sub.add_parser(
@@ -199,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
         "'ot,vp,icfm,otcfm' or 'ot:sigma_min=0.01,ot:sigma_min=0'",
     )
     p.add_argument("--n", type=int, default=2000, help="samples and fresh target points for W2")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--out", required=True, help="output directory")
+    _add_overwrite(p, "what is already in --out")
     _add_run_args(p)
 
     p = sub.add_parser(
@@ -209,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=20000, help="(noise, sample) pairs to train on")
     p.add_argument("--steps", type=int, default=2000, help="training steps of the reflow")
     p.add_argument("--seed", type=int, help="seed (default: the run's)")
-    p.add_argument("--out", required=True, type=Path, help="run directory to write")
+    p.add_argument("--out", required=True, help="run directory to write")
+    _add_overwrite(p, "a run already in --out")
     _add_run_args(p)
 
     p = sub.add_parser("app", help="open the desktop app (what `fmstudio` alone does)")
@@ -250,10 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         required=True,
-        type=Path,
         help="points: an .npy or .csv file; images: a directory (grid.png, one PNG per "
         "sample and samples.npy)",
     )
+    _add_overwrite(p, "an existing --out file or folder")
     p.add_argument(
         "--upscale", type=int, help="images: enlarge PNGs by this factor (default: to ~64 px)"
     )
@@ -277,50 +329,96 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_counts(args: argparse.Namespace, *names: str) -> None:
+    """A count flag that was given must be >= 1 (0 used to mean "the default")."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+
 def cmd_data(args: argparse.Namespace) -> int:
+    out = check_name(args.out)
+    claim_file(out, args.overwrite)
     points = make_preset(args.name, args.n, args.seed)
-    save_points(args.out, points)
+    save_points(out, points)
     print(f"wrote {len(points)} points of '{args.name}' to {args.out}")
     return 0
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    return TrainConfig(**values).validate()
+    return TrainConfig(**_given_config(args)).validate()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train or resume a run. Under torchrun every rank trains; rank 0 alone writes and prints."""
-    out = args.resume if args.resume is not None else args.out
-    if out is None:
-        raise CLIError("train needs --out DIR (or --resume DIR)")
+    """Train or resume a run. Under torchrun every rank trains; rank 0 alone writes and prints.
+
+    The run directory is locked for the whole run (a second writer is refused) and saved
+    every `--save-every` seconds and at the end, each save atomic as a whole (`run_dir`).
+    """
     if args.log_every < 1:
         raise CLIError(f"--log-every must be at least 1, got {args.log_every}")
-    config = None if args.resume is not None else _config_from_args(args)
-    ctx = distributed.from_env(args.device)
+    if not 0 <= args.save_every < float("inf"):
+        raise CLIError(f"--save-every must be a number of seconds >= 0, got {args.save_every}")
+    if args.resume is None and args.out is None:
+        raise CLIError("train needs --out DIR (or --resume DIR)")
+    resuming = args.resume is not None
+    if resuming and not args.resume.is_dir():
+        raise CLIError(f"--resume {args.resume}: no such run folder")
+    out = check_name(args.out) if args.out is not None else args.resume
+    config = None if resuming else _config_from_args(args)  # refused before anything is made
+    ctx = distributed.from_env(args.device or "auto")
     main = ctx is None or ctx.is_main
-    console = Console(args.quiet)
     try:
-        if config is None:
-            trainer = io.load_trainer(out, dist=ctx, steps=args.steps, device=args.device)
+        if main and not (resuming and same_place(out, args.resume)):
+            hint = "" if resuming else f", or --resume {out} to continue it"
+            claim_run_dir(out, args.overwrite, hint)
+        with run_dir.RunLock(out) if main else contextlib.nullcontext():
+            return _train(args, config, out, ctx)
+    finally:
+        distributed.shutdown(ctx)
+
+
+def _train(
+    args: argparse.Namespace,
+    config: TrainConfig | None,
+    out: Path,
+    ctx: distributed.DistContext | None,
+) -> int:
+    """Train the new run `config`, or (None) resume `args.resume`, writing into `out`."""
+    main = ctx is None or ctx.is_main
+    if config is None:
+        trainer = io.load_trainer(args.resume, dist=ctx, **_given_config(args))
+        if trainer.done:
             if main:
-                print(f"resuming {out} at step {trainer.step_count} of {trainer.config.steps}")
-        else:
-            trainer = Trainer(config, dist=ctx)
-        metrics_path = out / "metrics.jsonl"
+                print(
+                    f"nothing to do: {args.resume} has trained its {trainer.config.steps} "
+                    f"steps; pass --steps N (more than {trainer.step_count}) to train on"
+                )
+            return 0
         if main:
-            out.mkdir(parents=True, exist_ok=True)
-            if args.resume is None:
-                metrics_path.unlink(missing_ok=True)
-        restore_int = signal.getsignal(signal.SIGINT)
-        restore = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            _train_loop(trainer, metrics_path if main else None, args.log_every, console)
-        except KeyboardInterrupt:
-            if ctx is not None:  # torchrun signals every rank, maybe twice: let the save finish
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            print(f"resuming {args.resume} at step {trainer.step_count} of {trainer.config.steps}")
+    else:
+        trainer = Trainer(config, dist=ctx)
+    metrics = out / "metrics.jsonl"
+    if main:
+        _start_metrics(metrics, args.resume)
+    console = Console(args.quiet)
+
+    def save() -> None:
+        with signals_held():
+            io.save_checkpoint(out, trainer)
+
+    trainer.optimizer  # noqa: B018 - built now: an interrupt inside its lazy imports breaks them
+    restore_int = signal.getsignal(signal.SIGINT)
+    restore = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        if main:
+            _train_loop(trainer, metrics, args.log_every, console, save, args.save_every)
+        else:
+            trainer.train(chunk=args.log_every)
+    except KeyboardInterrupt:
+        with signals_held(reraise=False):  # torchrun signals every rank, maybe twice
             if main:
                 io.save_checkpoint(out, trainer)
                 print(
@@ -328,40 +426,77 @@ def cmd_train(args: argparse.Namespace) -> int:
                     f"Continue with: fmstudio train --resume {out}",
                     file=sys.stderr,
                 )
-            return EXIT_INTERRUPTED  # no barrier: the other ranks may have exited already
-        except DivergenceError as exc:
-            if main:
-                io.save_checkpoint(out, trainer)
-            distributed.barrier(ctx)  # all ranks raise at the same step (see Trainer.step)
-            if not main:
-                return 2  # rank 0 reports it
-            raise CLIError(f"{exc} Saved the last good model to {out}.") from None
-        finally:
-            signal.signal(signal.SIGTERM, restore)
-            signal.signal(signal.SIGINT, restore_int)
+        return EXIT_INTERRUPTED  # no barrier: the other ranks may have exited already
+    except DivergenceError as exc:
+        if main:
+            save()
+        distributed.barrier(ctx)  # all ranks raise at the same step (see Trainer.step)
+        if not main:
+            return 2  # rank 0 reports it
+        raise CLIError(f"{exc} Saved the last good model to {out}.") from None
+    except RuntimeError as exc:
+        lost = None if ctx is None else distributed.lost_peer(exc, ctx)
+        if lost is None:
+            raise
+        return _stop_for_lost_peer(lost, main, out, trainer)
+    finally:
+        signal.signal(signal.SIGTERM, restore)
+        signal.signal(signal.SIGINT, restore_int)
+    if main:
+        save()
+        print(
+            f"trained {trainer.step_count} steps in {trainer.elapsed:.1f} s "
+            f"({trainer.config.path_name}/{trainer.config.coupling_name}, "
+            f"device {trainer.device}); wrote {out}/model.safetensors and config.json"
+        )
+    distributed.barrier(ctx)
+    return 0
+
+
+def _stop_for_lost_peer(lost: str, main: bool, out: Path, trainer: Trainer) -> int:
+    """End this rank after a peer died or stalled (`distributed.lost_peer` says which): rank 0
+    saves its last completed step and says how to go on, any other rank writes nothing.
+
+    Every collective of a step runs before `optimizer.step()`, so a failed one leaves the
+    weights, optimizer and EMA of the last completed step. Signals wait meanwhile: torchrun,
+    having seen the peer end, terminates this rank too, and the save and the line must finish.
+    """
+    with signals_held(reraise=False):
         if main:
             io.save_checkpoint(out, trainer)
-            print(
-                f"trained {trainer.step_count} steps in {trainer.elapsed:.1f} s "
-                f"({trainer.config.path_name}/{trainer.config.coupling_name}, "
-                f"device {trainer.device}); wrote {out}/model.safetensors and config.json"
-            )
-        distributed.barrier(ctx)
-        return 0
-    finally:
-        distributed.shutdown(ctx)
+            lost += f": saved step {trainer.step_count} to {out}; continue with "
+            lost += f"fmstudio train --resume {out}"
+        else:
+            lost += "; stopping this rank, which writes nothing"
+        print(f"fmstudio train: error: {lost}", file=sys.stderr)
+    return 2
+
+
+def _start_metrics(metrics: Path, resumed_from: Path | None) -> None:
+    """A new run starts its metrics log afresh; a resume into another folder carries the
+    log of the run it continues, so the new folder's log covers the whole run."""
+    if resumed_from is None:
+        metrics.unlink(missing_ok=True)
+        return
+    source = resumed_from / "metrics.jsonl"
+    if not same_place(source, metrics) and source.is_file() and not source.is_symlink():
+        metrics.unlink(missing_ok=True)
+        shutil.copyfile(source, metrics)
 
 
 def _train_loop(
-    trainer: Trainer, metrics_path: Path | None, log_every: int, console: Console
+    trainer: Trainer,
+    metrics_path: Path,
+    log_every: int,
+    console: Console,
+    save: Callable[[], None] | None = None,
+    save_every: float = 0.0,
 ) -> None:
-    """Train to the end, logging every `log_every` steps with a bar on the console; no path
-    (torchrun ranks > 0): quietly."""
-    if metrics_path is None:
-        trainer.train(chunk=log_every)
-        return
+    """Train to the end, logging every `log_every` steps with a bar on the console and
+    calling `save` every `save_every` seconds (0: never; the caller saves at the end)."""
     bar = console.bar(trainer.config.steps, initial=trainer.step_count)
-    with bar, open(metrics_path, "a", encoding="utf-8") as log:
+    last_save = time.monotonic()
+    with bar, open_log(metrics_path) as log:
         while not trainer.done:
             losses = trainer.run(log_every - trainer.step_count % log_every)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)  # update() redraws
@@ -373,13 +508,25 @@ def _train_loop(
             }
             log.write(json.dumps(record) + "\n")
             log.flush()
+            if save is not None and save_every and time.monotonic() - last_save >= save_every:
+                save()
+                last_save = time.monotonic()
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     kwargs = _solver_kwargs(args)
+    _check_counts(args, "n")
     console = Console(args.quiet)
+    out = check_name(args.out)
     flow = io.load_flow(args.run, device=args.device)
     images = len(flow.data_shape) == 3
+    if images:
+        if out.suffix:
+            raise CLIError(f"an image run samples into a directory, not a file: {out}")
+        claim_run_dir(out, args.overwrite)
+        scale = _upscale(args.upscale, flow.data_shape[-1])
+    else:
+        claim_file(out, args.overwrite)
     n = args.n or (64 if images else 5000)
     console.phase(f"sampling {n} {'images' if images else 'points'} with {args.solver}")
     start = time.perf_counter()
@@ -387,19 +534,27 @@ def cmd_sample(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     samples = result.x.float().cpu().numpy()
     if images:
-        _write_images(samples, args.out, args.upscale)
+        replace_dir(out, lambda folder: _write_images(samples, folder, scale))
     else:
-        save_points(args.out, samples)
+        save_points(out, samples)
     print(f"NFE {result.nfe}; {n} samples in {elapsed:.2f} s with {args.solver} -> {args.out}")
     return 0
 
 
-def _write_images(samples: np.ndarray, out: Path, upscale: int | None) -> None:
+def _upscale(upscale: int | None, side: int) -> int:
+    """`--upscale`, or enough to show ~64 px; at most MAX_PNG_SIDE pixels a side."""
+    if upscale is None:
+        return max(1, 64 // side)
+    if not 1 <= upscale <= MAX_PNG_SIDE // side:
+        raise CLIError(
+            f"--upscale must be 1 to {MAX_PNG_SIDE // side} for {side}-pixel images "
+            f"(PNGs of at most {MAX_PNG_SIDE} pixels a side), got {upscale}"
+        )
+    return upscale
+
+
+def _write_images(samples: np.ndarray, out: Path, scale: int) -> None:
     """grid.png, one PNG per sample and samples.npy (values in [-1, 1]) into `out`."""
-    if out.suffix:
-        raise CLIError(f"an image run samples into a directory, not a file: {out}")
-    scale = upscale or max(1, 64 // samples.shape[-1])
-    out.mkdir(parents=True, exist_ok=True)
     imagegrid.save_png(imagegrid.grid(samples), out / "grid.png", upscale=scale)
     imagegrid.save_images(samples, out, upscale=scale)
     atomic_write(out / "samples.npy", lambda handle: np.save(handle, samples, allow_pickle=False))
@@ -408,6 +563,7 @@ def _write_images(samples: np.ndarray, out: Path, upscale: int | None) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     """The report as one JSON line on stdout; its phases, timed, on stderr."""
     kwargs = _solver_kwargs(args)
+    _check_counts(args, "n", "nll_n")
     console = Console(args.quiet)
     if io.read_header(args.run)["config"].is_image:
         report = evaluate_images(
@@ -428,8 +584,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from fmstudio.core import figure
     from fmstudio.core.snapshot import plot_bounds
 
-    configs = parse_configs(args.paths, _config_from_args(args))
-    out: Path = args.out
+    _check_counts(args, "n")
+    base = _config_from_args(args)
+    configs = parse_configs(args.paths, base)
+    out = check_name(args.out)
+    claim_run_dir(out, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     console = Console(args.quiet)
     done = {name: 0 for name, _ in configs}
@@ -442,7 +601,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 bar.close()  # before the measurements print their phases
 
         trainers, ladder, table = compare(
-            configs, n=args.n, seed=args.seed + 12345, callback=trained, progress=console.phase
+            configs, n=args.n, seed=base.seed + 12345, callback=trained, progress=console.phase
         )
     console.phase("writing the models, tables and figure")
     for name, trainer in trainers.items():
@@ -455,11 +614,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             series[f"{row['config']} {row['solver']}"].append((row["nfe"], row["w2"]))
     rk4 = {key: value for key, value in series.items() if key.endswith(" rk4")}
     chart = figure.line_chart(rk4, "W2 to fresh target points vs NFE (rk4)")
-    target = next(iter(trainers.values())).target(args.n, args.seed + 1).numpy()
+    target = next(iter(trainers.values())).target(args.n, base.seed + 1).numpy()
     extent = max(abs(b) for b in plot_bounds(target))  # a square about 0 that holds the data
     panels = [figure.scatter(target, "target", (30, 30, 30), extent)]
     for name, trainer in trainers.items():
-        samples = trainer.flow().sample(args.n, seed=args.seed, method="rk4", steps=16).x
+        samples = trainer.flow().sample(args.n, seed=base.seed, method="rk4", steps=16).x
         panels.append(
             figure.scatter(samples.numpy(), f"{name} (rk4, 64 NFE)", (200, 50, 40), extent)
         )
@@ -483,12 +642,18 @@ def cmd_reflow(args: argparse.Namespace) -> int:
     from fmstudio.core.reflow import reflow_trainer
 
     console = Console(args.quiet)
+    out = check_name(args.out)
+    if same_place(out, args.run):
+        raise CLIError(f"--out {out} is the run being reflowed; write the reflow elsewhere")
+    claim_run_dir(out, args.overwrite)
     parent = io.load_trainer(args.run)
     console.phase(f"generating {args.pairs} (noise, sample) pairs with the trained flow")
     child = reflow_trainer(parent, pairs=args.pairs, steps=args.steps, seed=args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    _train_loop(child, args.out / "metrics.jsonl", 50, console)
-    io.save_checkpoint(args.out, child)
+    with run_dir.RunLock(out):
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+        _train_loop(child, out / "metrics.jsonl", 50, console)
+        with signals_held():
+            io.save_checkpoint(out, child)
     print(f"reflowed {args.run} on {args.pairs} pairs for {args.steps} steps; wrote {args.out}")
     return 0
 
@@ -514,8 +679,11 @@ def window_size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise CLIError(f"--size must look like 1500x950, got {text!r}") from None
-    if width < MIN_WINDOW[0] or height < MIN_WINDOW[1]:
-        raise CLIError(f"--size must be at least {MIN_WINDOW[0]}x{MIN_WINDOW[1]}, got {text!r}")
+    if not (MIN_WINDOW[0] <= width <= MAX_WINDOW[0] and MIN_WINDOW[1] <= height <= MAX_WINDOW[1]):
+        raise CLIError(
+            f"--size must be from {MIN_WINDOW[0]}x{MIN_WINDOW[1]} to "
+            f"{MAX_WINDOW[0]}x{MAX_WINDOW[1]}, got {text!r}"
+        )
     return width, height
 
 
@@ -537,6 +705,14 @@ def _use_threads(count: int | None) -> None:
     torch.set_num_threads(count or default_threads())
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of an error as one line: an OSError's reason and file ('cannot write
+    x.npy: No space left on device'), anything else as it reads."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename and not isinstance(exc, CLIError):
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -546,8 +722,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _use_threads(args.threads)
         return COMMANDS[args.command](args)
     except (CLIError, ConfigError, DatasetError, io.CheckpointError, ValueError,
-            ArithmeticError) as exc:  # fmt: skip
-        print(f"fmstudio {args.command}: error: {exc}", file=sys.stderr)
+            ArithmeticError, OSError) as exc:  # fmt: skip
+        print(f"fmstudio {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"fmstudio {args.command}: error: out of memory", file=sys.stderr)
         return 2
     except RuntimeError as exc:
         print(f"fmstudio {args.command}: error: {exc}", file=sys.stderr)

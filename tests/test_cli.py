@@ -117,7 +117,7 @@ def test_eval_prints_one_json_object(run_dir, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "--steps", "0", "--out", "x"], "steps must be >= 1"),
+        (["train", "--steps", "0", "--out", "x"], "steps must be in [1, "),
         (["train", "--dataset", "nowhere.npy", "--out", "x"], "nowhere.npy"),
         (["train", "--path", "otcfm", "--coupling", "sinkhorn", "--out", "x"], "implies coupling"),
         (["sample", "missing-run", "--out", "s.npy"], "missing-run"),
@@ -228,6 +228,7 @@ def test_threads_flag_sets_torchs_thread_count(run_dir, tmp_path, thread_calls, 
     monkeypatch.setattr(threads, "available_cores", lambda: 9)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     sample = ["sample", str(run_dir), "--n", "10", "--out", str(tmp_path / "s.npy"), "-q"]
+    sample.append("--overwrite")
     assert main([*sample, "--threads", "3"]) == 0
     assert main(sample) == 0  # all cores but one
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # as torchrun --nproc_per_node=2 sets it

@@ -15,6 +15,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
 
     The temp file lives in the same directory so `os.replace` is a single rename on the same
     file system; it is created with the usual permissions (umask applies) and removed on error.
+    An OSError names `path` (a full disk, a read-only folder), not the temp file.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +26,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+    except OSError as exc:  # name the file the user asked for, not our temp file
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(target)) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

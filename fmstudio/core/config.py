@@ -8,12 +8,13 @@ before any tensor is allocated.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from fmstudio.core.couplings import COUPLINGS
 from fmstudio.core.data import Dataset2D, resolve_dataset
-from fmstudio.core.data.images import ImageDataset, is_image_spec, resolve_images
+from fmstudio.core.data.images import MAX_IMAGE_SIDE, ImageDataset, is_image_spec, resolve_images
 from fmstudio.core.models.mlp import ACTIVATIONS
 from fmstudio.core.paths import PATHS, PRESETS, resolve_preset
 
@@ -68,17 +69,26 @@ class TrainConfig:
             raise ConfigError(f"unknown coupling '{coupling}'; choose one of {list(COUPLINGS)}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation '{self.activation}'; choose {list(ACTIVATIONS)}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value}")
+        for name, (low, high) in SIZE_LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise ConfigError(f"{name} must be in [{low}, {high}], got {value}")
+        weights = self.hidden * (self.hidden * (self.depth - 1) + self.time_dim + 8)
+        if weights > MAX_MLP_WEIGHTS:
+            raise ConfigError(
+                f"hidden {self.hidden} x depth {self.depth} makes an MLP of ~{weights:.1e} "
+                f"weights, more than {MAX_MLP_WEIGHTS:.0e}: a 2-D flow needs far fewer"
+            )
         checks = [
-            (self.hidden >= 1, "hidden must be >= 1"),
-            (self.depth >= 1, "depth must be >= 1"),
             (self.time_dim >= 2 and self.time_dim % 2 == 0, "time_dim must be even and >= 2"),
             (self.optimizer in ("adam", "adamw"), "optimizer must be 'adam' or 'adamw'"),
             (self.lr > 0, "lr must be > 0"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (self.schedule in SCHEDULES, f"schedule must be one of {list(SCHEDULES)}"),
-            (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
-            (self.batch_size >= 2, "batch_size must be >= 2"),
-            (self.steps >= 1, "steps must be >= 1"),
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (self.grad_clip >= 0, "grad_clip must be >= 0 (0 disables clipping)"),
             (self.jitter >= 0, "jitter must be >= 0"),
@@ -91,11 +101,8 @@ class TrainConfig:
                 self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
                 "device must be auto, cpu, cuda, cuda:N or mps",
             ),
-            (self.ot_refresh >= 1, "ot_refresh must be >= 1"),
-            (self.image_size is None or self.image_size >= 4, "image_size must be >= 4"),
             (self.channels in (None, 1, 3), "channels must be 1 or 3"),
             (self.unet in UNET_PRESETS, f"unet must be one of {list(UNET_PRESETS)}"),
-            (self.held_out >= 1, "held_out must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -178,6 +185,26 @@ class TrainConfig:
 
 
 SCHEDULES = ("constant", "cosine", "linear")
+RESUME_SETTINGS = (
+    "steps", "lr", "schedule", "warmup_steps", "batch_size", "ema_decay", "grad_clip",
+    "ot_refresh", "device", "amp",
+)  # fmt: skip
+"""What a resumed run may change: how it goes on, not what it learns or from what."""
+SIZE_LIMITS: dict[str, tuple[int, int]] = {
+    "hidden": (1, 1 << 16),
+    "depth": (1, 64),
+    "time_dim": (2, 4096),
+    "batch_size": (2, 1 << 20),
+    "steps": (1, 1 << 31),
+    "warmup_steps": (0, 1 << 31),
+    "ot_refresh": (1, 1 << 20),
+    "held_out": (1, 1 << 20),
+    "image_size": (4, MAX_IMAGE_SIDE),
+}
+"""Bounds of the size settings: past them a run cannot fit in memory or finish, and a config
+file that names such a size is refused before anything is allocated."""
+MAX_MLP_WEIGHTS = 500_000_000
+"""2 GB of fp32 weights (8 GB with Adam's moments and the EMA): beyond any 2-D flow."""
 UNET_PRESETS: dict[str, tuple[int, tuple[int, ...]]] = {
     "tiny": (32, (1, 2)),
     "small": (64, (1, 2, 2)),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fmstudio.core import io
+from fmstudio.core import io, run_dir
 from fmstudio.core.data import DatasetError
 from fmstudio.core.flow import FlowModel, nll_nats
 from fmstudio.core.likelihood import bits_per_dim
@@ -36,7 +36,8 @@ def held_out_target(directory: str | os.PathLike, n: int, seed: int) -> torch.Te
     try:
         points = config.make_dataset().sample(n, rng)
     except DatasetError:
-        pool = io.read_tensors(os.path.join(directory, io.STATE_FILE))["data.pool"]
+        state_path = run_dir.locate(directory, io.STATE_FILE)
+        pool = io.read_tensors(state_path, header.get("generation"))["data.pool"]
         points = pool[rng.choice(len(pool), size=min(n, len(pool)), replace=False)].numpy()
     return torch.from_numpy(np.asarray(points, dtype=np.float32))
 

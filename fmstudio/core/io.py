@@ -13,33 +13,44 @@ name, jitter and scale, saved data by its file name relative to the run director
 folder can be moved and `fmstudio eval` still measures against the points the model learned.
 Run directories from before data files name a drawing 'drawing': its points are in the pool.
 
-Every file is written atomically (`atomic.atomic_write`), `config.json` last, so a crash or
-Ctrl-C never leaves a half-written checkpoint under the real names. Loading checks the format
-tag, every key, shape and dtype before any weight is copied; anything off raises
-`CheckpointError` naming the file and the reason.
+A save is atomic as a whole (`run_dir`: the files are written beside the old save and switched
+in at one rename; a crash at any moment leaves the last complete save, recovered on the next
+load), and every file of one save carries the same random `generation` (config.json's field,
+the safetensors files' metadata), so files of two saves are never loaded together.
+
+Loading trusts nothing in the directory: config.json and the other files must be regular files
+of bounded size; the config is validated; the model is first built on the `meta` device to
+compare its shapes with the file's header (so a config cannot make us allocate more than the
+file holds); every weight's key, shape, dtype and finiteness is checked before it is copied,
+and a resume checks every tensor of the training state against the rebuilt optimizer
+(`state_checks`). Anything off raises `CheckpointError` naming the file and the reason.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 from torch import Tensor, nn
 
+from fmstudio.core import run_dir, state_checks
 from fmstudio.core.atomic import atomic_write
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, ImageDataset, ImageDensity, PointSet, PresetDataset
 from fmstudio.core.distributed import DistContext
+from fmstudio.core.errors import CheckpointError
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.models import build_model
 from fmstudio.core.paths import make_path
+from fmstudio.core.safe_read import FileRefused, read_capped, regular_size
 
 if TYPE_CHECKING:
     from fmstudio.core.training import TrainingData
@@ -52,92 +63,163 @@ STATE_FILE = "train_state.safetensors"
 POINTS_FILE = "data.npy"
 DENSITY_FILE = "data.png"
 MAX_JSON_BYTES = 1 << 20
+OWNED_FILES = (CONFIG_FILE, MODEL_FILE, STATE_FILE, POINTS_FILE, DENSITY_FILE)
+"""Every file a save writes: the ones a new save lacks are deleted when it lands."""
+MAX_SIDE = 4096
+"""The largest image side a checkpoint's data_shape may name."""
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, hostile or does not match its config."""
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
-        self.reason = reason
+__all__ = ["CheckpointError", "load_flow", "load_trainer", "read_header", "save_checkpoint"]
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    text = json.dumps(data, indent=2) + "\n"
-    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+    atomic_write(path, _json_writer(data))
 
 
-def write_tensors(path: str | os.PathLike, tensors: dict[str, Tensor]) -> None:
+def write_tensors(
+    path: str | os.PathLike, tensors: dict[str, Tensor], generation: str | None = None
+) -> None:
+    """One safetensors file, atomically, tagged with a save's `generation` (tools and tests
+    that rewrite one file of a run; a save writes all of them through `save_checkpoint`)."""
+    atomic_write(path, _tensor_writer(tensors, generation))
+
+
+def _json_writer(data: Any) -> run_dir.Writer:
+    blob = (json.dumps(data, indent=2) + "\n").encode("utf-8")
+    return lambda handle: handle.write(blob)
+
+
+def _tensor_writer(tensors: dict[str, Tensor], generation: str | None) -> run_dir.Writer:
+    """Serialised now (a snapshot of the state at the call), written when the save runs."""
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda handle: handle.write(save(flat)))
+    blob = save(flat, metadata=None if generation is None else {"generation": generation})
+    return lambda handle: handle.write(blob)
 
 
 def read_json(path: str | os.PathLike, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
-    """A JSON object from a file of bounded size, or CheckpointError."""
+    """A JSON object from a regular file of at most `max_bytes`, or CheckpointError (a FIFO,
+    a device or a file that is too large or nested too deeply is refused before it is read
+    whole)."""
     path = Path(path)
     try:
-        if path.stat().st_size > max_bytes:
-            raise CheckpointError(path, "file is too large to be a config")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_capped(path, max_bytes).decode("utf-8"))
     except FileNotFoundError:
         raise CheckpointError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except FileRefused as exc:
+        raise CheckpointError(path, str(exc)) from None
+    except RecursionError:
+        raise CheckpointError(path, "JSON nested too deeply") from None
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, too-long integers
         raise CheckpointError(path, f"not a readable JSON file ({exc})") from None
     if not isinstance(data, dict):
         raise CheckpointError(path, "expected a JSON object")
     return data
 
 
-def read_tensors(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Tensors from a safetensors file (which holds data only), or CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "file not found")
+def _open_tensors(path: Path, generation: str | None):
+    """A safetensors file opened lazily, after checking it is a regular file of this save."""
     try:
-        return load_file(str(path), device="cpu")
+        regular_size(path)
+        handle = safe_open(str(path), framework="pt", device="cpu")
+    except FileNotFoundError:
+        raise CheckpointError(path, "file not found") from None
+    except FileRefused as exc:
+        raise CheckpointError(path, str(exc)) from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(path, f"not a valid safetensors file ({exc})") from None
+    saved = (handle.metadata() or {}).get("generation")
+    if generation is not None and saved != generation:
+        raise CheckpointError(
+            path,
+            "belongs to another save than config.json (files of two runs mixed: a copy, or two "
+            "processes writing one folder)",
+        )
+    return handle
+
+
+def read_tensors(path: str | os.PathLike, generation: str | None = None) -> dict[str, Tensor]:
+    """Tensors from a safetensors file (which holds data only) of the save `generation`
+    (None: a save from before generations), or CheckpointError."""
+    path = Path(path)
+    handle = _open_tensors(path, generation)
+    try:
+        names = handle.keys()
+        return {key: handle.get_tensor(key) for key in names}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(path, f"not a valid safetensors file ({exc})") from None
+
+
+def tensor_shapes(path: str | os.PathLike, generation: str | None = None) -> dict[str, tuple]:
+    """The shape of every tensor in a safetensors file, from its header alone."""
+    handle = _open_tensors(Path(path), generation)
+    names = handle.keys()
+    return {key: tuple(handle.get_slice(key).get_shape()) for key in names}
+
+
+def check_layout(
+    expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], path: str | os.PathLike
+) -> None:
+    """Same keys and shapes, or CheckpointError naming the first difference."""
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            path, f"weights do not match the model (missing {missing}, extra {extra})"
+        )
+    for key, shape in expected.items():
+        if tuple(found[key]) != tuple(shape):
+            raise CheckpointError(path, f"'{key}' is {tuple(found[key])}, expected {tuple(shape)}")
 
 
 def load_weights(module: nn.Module, tensors: dict[str, Tensor], path: str | os.PathLike) -> None:
     """Copy weights into `module` after checking that keys, shapes and dtypes all match."""
     expected = module.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise CheckpointError(
-            path, f"weights do not match the model (missing {missing}, extra {extra})"
-        )
+    check_layout(
+        {k: tuple(v.shape) for k, v in expected.items()},
+        {k: tuple(v.shape) for k, v in tensors.items()},
+        path,
+    )
     for key, ref in expected.items():
-        got = tensors[key]
-        if got.shape != ref.shape or got.dtype != ref.dtype:
-            expected_desc = f"{ref.dtype} {tuple(ref.shape)}"
-            raise CheckpointError(
-                path, f"'{key}' is {got.dtype} {tuple(got.shape)}, expected {expected_desc}"
-            )
-        if got.is_floating_point() and not torch.isfinite(got).all():
-            raise CheckpointError(path, f"'{key}' holds NaN or inf")
+        state_checks.check_tensor(tensors, key, path, shape=tuple(ref.shape), dtype=ref.dtype)
     module.load_state_dict(tensors)
 
 
+def build_checked(model_config: dict[str, Any], weights: Path, generation: str | None) -> nn.Module:
+    """The model of `model_config`, built only once its shapes match the weights file's
+    header: built first on the meta device (no memory), so a config that names a huge model
+    is refused for what the file holds, not after allocating it."""
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(model_config)
+        shapes = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(weights.parent / CONFIG_FILE, f"bad model config: {exc}") from None
+    check_layout(shapes, tensor_shapes(weights, generation), weights)
+    return build_model(model_config)
+
+
 def save_checkpoint(directory: str | os.PathLike, trainer, *, resumable: bool = True) -> Path:
-    """Write a run directory from a Trainer (see the module docstring for its layout).
+    """Write a run directory from a Trainer, atomically as a whole (see the module docstring
+    for its layout).
 
     What it records as the data is what the model's last steps drew from
     (`Trainer.trained_on`), even if the trainer was given another target since.
     """
     directory = Path(directory)
     data = trainer.trained_on
-    write_tensors(directory / MODEL_FILE, trainer.ema.model.state_dict())
+    generation = secrets.token_hex(8)
+    files = {MODEL_FILE: _tensor_writer(trainer.ema.model.state_dict(), generation)}
     if resumable:
-        write_tensors(directory / STATE_FILE, _train_state(trainer, data))
-    write_json(
-        directory / CONFIG_FILE,
+        files[STATE_FILE] = _tensor_writer(_train_state(trainer, data), generation)
+    data_fields, data_files = _save_data(data.dataset)
+    files.update(data_files)
+    files[CONFIG_FILE] = _json_writer(
         {
             "format": FORMAT,
             "version": VERSION,
-            "config": {**trainer.config.to_dict(), **_save_data(directory, data.dataset)},
+            "generation": generation,
+            "config": {**trainer.config.to_dict(), **data_fields},
             "model": trainer.model_config(),
             "path": trainer.path.config(),
             "step": trainer.step_count,
@@ -145,33 +227,33 @@ def save_checkpoint(directory: str | os.PathLike, trainer, *, resumable: bool = 
             "elapsed_s": trainer.elapsed,
             "optimizer": trainer.optimizer.state_dict()["param_groups"] if resumable else None,
             "data_shape": list(trainer.data_shape),
-        },
+        }
     )
+    run_dir.write_run(directory, files, OWNED_FILES)
     return directory
 
 
-def _save_data(directory: Path, dataset: Dataset2D | ImageDataset) -> dict[str, Any]:
-    """The config fields that name `dataset`, writing it beside the model when no name can
-    reproduce it: a preset by its name, jitter and scale; a point set (a drawing, a point
+def _save_data(
+    dataset: Dataset2D | ImageDataset,
+) -> tuple[dict[str, Any], dict[str, run_dir.Writer]]:
+    """The config fields that name `dataset`, and the files to write beside the model when no
+    name can reproduce it: a preset by its name, jitter and scale; a point set (a drawing, a point
     file) as `POINTS_FILE`; an image density as `DENSITY_FILE`, its weights as grey levels
     (exact to 1/255 of the darkest pixel; it reloads at `ImageDensity.from_file`'s extent, the
     one every front end uses). Image sets and other datasets: as the config names them."""
     if isinstance(dataset, PresetDataset):
-        return {
-            "dataset": dataset.name,
-            "jitter": float(dataset.jitter),
-            "scale": float(dataset.scale),
-        }
+        fields = {"dataset": dataset.name, "jitter": float(dataset.jitter)}
+        return {**fields, "scale": float(dataset.scale)}, {}
     if isinstance(dataset, PointSet):
-        points = dataset.points
-        atomic_write(directory / POINTS_FILE, lambda h: np.save(h, points, allow_pickle=False))
-        return {"dataset": POINTS_FILE, "jitter": float(dataset.jitter), "scale": 1.0}
+        points = dataset.points.copy()
+        fields = {"dataset": POINTS_FILE, "jitter": float(dataset.jitter), "scale": 1.0}
+        return fields, {POINTS_FILE: lambda h: np.save(h, points, allow_pickle=False)}
     if isinstance(dataset, ImageDensity):
         ink = dataset.weights / dataset.weights.max()
         grey = Image.fromarray(np.rint(255.0 * (1.0 - ink)).astype(np.uint8), mode="L")
-        atomic_write(directory / DENSITY_FILE, lambda handle: grey.save(handle, format="PNG"))
-        return {"dataset": DENSITY_FILE, "jitter": 0.0, "scale": 1.0}
-    return {}
+        fields = {"dataset": DENSITY_FILE, "jitter": 0.0, "scale": 1.0}
+        return fields, {DENSITY_FILE: lambda handle: grey.save(handle, format="PNG")}
+    return {}, {}
 
 
 def _train_state(trainer, data: TrainingData) -> dict[str, Tensor]:
@@ -193,7 +275,7 @@ def _train_state(trainer, data: TrainingData) -> dict[str, Tensor]:
 
 def read_header(directory: str | os.PathLike) -> dict[str, Any]:
     """config.json of a run directory, with its format and fields checked."""
-    path = Path(directory) / CONFIG_FILE
+    path = run_dir.locate(directory, CONFIG_FILE)
     header = read_json(path)
     if header.get("format") != FORMAT:
         raise CheckpointError(path, f"not an fmstudio checkpoint (format {header.get('format')!r})")
@@ -202,10 +284,13 @@ def read_header(directory: str | os.PathLike) -> dict[str, Any]:
     for key, kind in (("config", dict), ("model", dict), ("path", dict), ("step", int)):
         if not isinstance(header.get(key), kind):
             raise CheckpointError(path, f"'{key}' is missing or malformed")
+    if not isinstance(header.get("generation"), (str, type(None))) or header["step"] < 0:
+        raise CheckpointError(path, "'generation' or 'step' is malformed")
     try:
         header["config"] = TrainConfig.from_dict(header["config"])
     except ConfigError as exc:
         raise CheckpointError(path, str(exc)) from None
+    header["data_shape"] = _data_shape(header, path)
     _locate_saved_data(header["config"], Path(directory))
     return header
 
@@ -214,9 +299,36 @@ def _locate_saved_data(config: TrainConfig, directory: Path) -> None:
     """Data saved beside the model is named relative to the run directory (so the folder can
     move): point the config at the file where the directory is now. A name without such a
     file (an older run's own file, relative to where it was trained) is left as it is."""
-    saved = directory / config.dataset
-    if config.dataset in (POINTS_FILE, DENSITY_FILE) and saved.is_file():
-        config.dataset = str(saved.resolve())
+    if config.dataset in (POINTS_FILE, DENSITY_FILE):
+        saved = run_dir.locate(directory, config.dataset)
+        if saved.is_file():
+            config.dataset = str(saved.resolve())
+
+
+def _data_shape(header: dict[str, Any], path: Path) -> tuple[int, ...]:
+    """One sample's shape from config.json, checked against the model it feeds: (dim,) for
+    an MLP, (in_channels, H, W) for a U-Net with sides of at most MAX_SIDE."""
+    shape = header.get("data_shape", [header.get("data_dim", 2)])
+    model = header["model"]
+    kind = model.get("kind")
+    if kind not in ("mlp", "unet"):
+        raise CheckpointError(path, f"unknown model kind {kind!r}; choose one of mlp, unet")
+    fits = (
+        isinstance(shape, list)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+        and (
+            (kind == "mlp" and shape == [model.get("dim", 2)])
+            or (
+                kind == "unet"
+                and len(shape) == 3
+                and shape[0] == model.get("in_channels")
+                and all(1 <= v <= MAX_SIDE for v in shape[1:])
+            )
+        )
+    )
+    if not fits:
+        raise CheckpointError(path, f"data_shape {shape!r} does not fit the {kind} model")
+    return tuple(shape)
 
 
 def load_flow(directory: str | os.PathLike, device: str | torch.device = "cpu") -> FlowModel:
@@ -226,33 +338,26 @@ def load_flow(directory: str | os.PathLike, device: str | torch.device = "cpu") 
 
     device = resolve_device(str(device))
     directory = Path(directory)
+    run_dir.try_recover(directory)
     header = read_header(directory)
+    generation = header.get("generation")
+    weights = run_dir.locate(directory, MODEL_FILE)
+    model = build_checked(header["model"], weights, generation)
     try:
-        model = build_model(header["model"])
         params = {k: v for k, v in header["path"].items() if k != "name"}
         path = make_path(header["path"].get("name", ""), **params)
     except (ValueError, TypeError) as exc:
-        raise CheckpointError(directory / CONFIG_FILE, str(exc)) from None
-    load_weights(model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)
-    return FlowModel(model.to(device).eval(), path, data_shape(header, directory))
-
-
-def data_shape(header: dict[str, Any], directory: Path) -> tuple[int, ...]:
-    """One sample's shape from config.json ((2,) for points, (C, H, W) for images)."""
-    shape = header.get("data_shape", [header.get("data_dim", 2)])
-    if not (
-        isinstance(shape, list)
-        and len(shape) in (1, 3)
-        and all(isinstance(v, int) and 1 <= v <= 4096 for v in shape)
-    ):
-        raise CheckpointError(directory / CONFIG_FILE, f"bad data_shape {shape!r}")
-    return tuple(shape)
+        raise CheckpointError(run_dir.locate(directory, CONFIG_FILE), str(exc)) from None
+    load_weights(model, read_tensors(weights, generation), weights)
+    return FlowModel(model.to(device).eval(), path, header["data_shape"])
 
 
 def load_trainer(directory: str | os.PathLike, dist: DistContext | None = None, **overrides: Any):
     """Resume a run: rebuild the Trainer and restore weights, Adam, EMA, pool, RNG and losses.
 
-    `overrides` may change fields that do not alter the model (steps, device, lr, ...).
+    `overrides` may change the settings a run can change as it goes (`RESUME_SETTINGS`:
+    steps, lr, device, ...); the others would make another run, and are a ConfigError.
+    Every tensor of the saved state is checked before it is loaded (see `state_checks`).
 
     `dist` (a `distributed.DistContext`) resumes a torchrun run: every rank loads the same
     weights, Adam state, EMA and losses. The checkpoint holds rank 0's pool and RNG only, so
@@ -260,66 +365,128 @@ def load_trainer(directory: str | os.PathLike, dist: DistContext | None = None, 
     seeds its generator with `seed + r + step`, so its batches differ from those of the first
     part of the run and from the other ranks'.
     """
-    from fmstudio.core.data import DatasetError, PointSet
     from fmstudio.core.training import Trainer
 
     directory = Path(directory)
+    run_dir.try_recover(directory)
     header = read_header(directory)
-    state_path = directory / STATE_FILE
-    state = read_tensors(state_path)
-    config: TrainConfig = header["config"]
-    for key, value in overrides.items():
-        setattr(config, key, value)
-    pool = state.get("data.pool")
-    if config.is_image:
-        try:  # image runs keep no copy of their images: the dataset must be readable
-            dataset = config.make_dataset()
-        except DatasetError as exc:
-            raise CheckpointError(directory, f"cannot reload the run's images: {exc}") from None
-    else:
-        if pool is None or pool.dim() != 2:
-            raise CheckpointError(state_path, "the data pool is missing")
-        try:  # the original dataset, for fresh target points; the saved pool if its file is gone
-            dataset = config.make_dataset()
-        except DatasetError:
-            dataset = PointSet(pool.numpy(), name=config.dataset)
-    noise = state.get("data.noise")
-    if noise is not None and (pool is None or noise.shape != pool.shape):
-        raise CheckpointError(state_path, "the reflow noise does not match the data pool")
+    generation = header.get("generation")
+    config = _resume_config(header["config"], overrides)
+    if config.model_config(header["data_shape"]) != header["model"]:
+        raise CheckpointError(
+            run_dir.locate(directory, CONFIG_FILE), "its 'model' does not match its 'config'"
+        )
+    weights = run_dir.locate(directory, MODEL_FILE)
+    build_checked(header["model"], weights, generation)  # shapes first: no huge allocation
+    state_path = run_dir.locate(directory, STATE_FILE)
+    state = read_tensors(state_path, generation)
+    pool, noise = _saved_data(state, header["data_shape"], config, state_path)
+    dataset = _resume_dataset(config, pool, directory)
     main = dist is None or dist.is_main
     if not main and noise is None:
         pool = None  # the saved pool is rank 0's: draw this rank's own
     trainer = Trainer(config, dataset=dataset, pool=pool, noise=noise, dist=dist)
     model_state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
     load_weights(trainer.model, model_state, state_path)
-    load_weights(trainer.ema.model, read_tensors(directory / MODEL_FILE), directory / MODEL_FILE)
+    load_weights(trainer.ema.model, read_tensors(weights, generation), weights)
     _restore_optimizer(trainer, state, header, state_path)
-    if main:
-        trainer.generator.set_state(state["rng.generator"])
-    else:
-        trainer.generator.manual_seed(config.seed + dist.rank + header["step"])
-    trainer.losses = state["losses"].tolist()
-    if main and "coupled.x0" in state and "coupled.x1" in state:
-        trainer.coupled = (
-            state["coupled.x0"].to(trainer.device),
-            state["coupled.x1"].to(trainer.device),
-        )
-    trainer.step_count = header["step"]
-    trainer.ema.updates = int(header.get("ema_updates", header["step"]))
-    trainer.elapsed = float(header.get("elapsed_s", 0.0))
+    _restore_rest(trainer, state, header, state_path, dist)
     return trainer
 
 
-def _restore_optimizer(trainer, state: dict[str, Tensor], header: dict, path: Path) -> None:
-    groups = header.get("optimizer")
-    if not isinstance(groups, list):
-        raise CheckpointError(path, "optimizer settings are missing")
-    per_param: dict[int, dict[str, Tensor]] = {}
-    for key, value in state.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            per_param.setdefault(int(index), {})[name] = value
+def _resume_config(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """The saved config with the settings a resume may change, validated again."""
+    from fmstudio.core.config import RESUME_SETTINGS
+
+    for key, value in overrides.items():
+        if key not in RESUME_SETTINGS and getattr(config, key) != value:
+            raise ConfigError(
+                f"{key} cannot change when a run resumes (this run's is {getattr(config, key)!r});"
+                f" a resume may change {', '.join(RESUME_SETTINGS)}"
+            )
+        setattr(config, key, value)
+    return config.validate()
+
+
+def _saved_data(
+    state: dict[str, Tensor], shape: tuple[int, ...], config: TrainConfig, path: Path
+) -> tuple[Tensor | None, Tensor | None]:
+    """The saved data pool and reflow noise, checked: points (N, dim), finite; image runs
+    keep no pool (their images reload from the dataset)."""
+    if config.is_image:
+        if "data.pool" in state or "data.noise" in state:
+            raise CheckpointError(path, "an image run's state holds a data pool")
+        return None, None
+    pool = state_checks.check_tensor(
+        state, "data.pool", path, shape=(None, *shape), dtype=torch.float32
+    )
+    noise = None
+    if "data.noise" in state:
+        noise = state_checks.check_tensor(
+            state, "data.noise", path, shape=tuple(pool.shape), dtype=torch.float32
+        )
+    return pool, noise
+
+
+def _resume_dataset(config: TrainConfig, pool: Tensor | None, directory: Path):
+    """The run's dataset (fresh target points, images); for points, the saved pool stands in
+    when the dataset's file is gone."""
+    from fmstudio.core.data import DatasetError, PointSet
+
     try:
-        trainer.optimizer.load_state_dict({"state": per_param, "param_groups": groups})
-    except (ValueError, KeyError, RuntimeError) as exc:
+        return config.make_dataset()
+    except DatasetError as exc:
+        if pool is None:  # image runs keep no copy of their images: the dataset must be readable
+            raise CheckpointError(directory, f"cannot reload the run's images: {exc}") from None
+        return PointSet(pool.numpy(), name=config.dataset)
+
+
+def _restore_optimizer(trainer, state: dict[str, Tensor], header: dict, path: Path) -> None:
+    """Adam's state, every tensor checked against the parameter it belongs to first (a wrong
+    shape reaching fused Adam is an out-of-bounds write, not an exception)."""
+    optimizer = trainer.optimizer
+    groups = state_checks.param_groups(optimizer, header.get("optimizer"), path)
+    per_param = state_checks.optimizer_state(optimizer, state, path)
+    try:
+        optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise CheckpointError(path, f"optimizer state does not match the model ({exc})") from None
+
+
+def _restore_rest(
+    trainer, state: dict[str, Tensor], header: dict, path: Path, dist: DistContext | None
+) -> None:
+    """RNG, losses, the cached coupled batch and the counters, each checked."""
+    main = dist is None or dist.is_main
+    size = trainer.generator.get_state().numel()
+    rng = state_checks.check_tensor(state, "rng.generator", path, shape=(size,), dtype=torch.uint8)
+    if main:
+        try:
+            trainer.generator.set_state(rng)
+        except RuntimeError as exc:
+            raise CheckpointError(
+                path, f"'rng.generator' is not a generator state ({exc})"
+            ) from None
+    else:
+        trainer.generator.manual_seed(trainer.config.seed + dist.rank + header["step"])
+    losses = state.get("losses")
+    if losses is None or losses.dim() != 1 or losses.dtype != torch.float64:
+        raise CheckpointError(path, "'losses' is missing or malformed")
+    trainer.losses = losses.tolist()
+    if main and "coupled.x0" in state and "coupled.x1" in state:
+        batch = (None, *header["data_shape"])
+        x0 = state_checks.check_tensor(state, "coupled.x0", path, shape=batch, dtype=torch.float32)
+        x1 = state_checks.check_tensor(
+            state, "coupled.x1", path, shape=tuple(x0.shape), dtype=torch.float32
+        )
+        trainer.coupled = (x0.to(trainer.device), x1.to(trainer.device))
+    ema_updates, elapsed = header.get("ema_updates", header["step"]), header.get("elapsed_s", 0.0)
+    if not (isinstance(ema_updates, int) and ema_updates >= 0) or not (
+        isinstance(elapsed, (int, float)) and 0 <= elapsed < float("inf")
+    ):
+        raise CheckpointError(
+            path.with_name(CONFIG_FILE), "'ema_updates' or 'elapsed_s' is malformed"
+        )
+    trainer.step_count = header["step"]
+    trainer.ema.updates = ema_updates
+    trainer.elapsed = float(elapsed)

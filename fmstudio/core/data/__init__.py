@@ -13,6 +13,7 @@ from fmstudio.core.data.images import (
     pixels_to_unit,
     resolve_images,
 )
+from fmstudio.core.data.limits import MAX_IMAGE_SIDE
 from fmstudio.core.data.points import (
     Dataset2D,
     PointSet,
@@ -27,6 +28,7 @@ from fmstudio.core.data.toy import PRESETS, make_preset
 __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGE_KINDS",
+    "MAX_IMAGE_SIDE",
     "PRESETS",
     "Dataset2D",
     "DatasetError",

@@ -9,7 +9,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 from PIL import Image
 
-from fmstudio.core.data.errors import DatasetError, check_count, check_positive, reading_image
+from fmstudio.core.data.errors import (
+    DatasetError,
+    check_count,
+    check_positive,
+    check_side,
+    open_picture,
+)
 
 
 class ImageDensity:
@@ -49,12 +55,14 @@ class ImageDensity:
     ) -> ImageDensity:
         """Load a PNG/JPEG (anything Pillow reads) with weight ``(1 - gray / 255) ** gamma``.
 
-        The image is area-averaged down so its longest side is at most ``max_size``, which
-        bounds memory and sampling cost for large photos; ``gamma > 1`` favours the darkest ink.
+        The image is area-averaged down so its longest side is at most ``max_size`` (itself at
+        most `MAX_IMAGE_SIDE`), which bounds memory and sampling cost for large photos;
+        ``gamma > 1`` favours the darkest ink. Only a regular file whose header promises at most
+        `MAX_PICTURE_PIXELS` is decoded.
         """
-        size = check_count(max_size, "max_size")
+        size = check_side(max_size, "max_size")
         power = check_positive(gamma, "gamma")
-        with reading_image(path), Image.open(path) as img:
+        with open_picture(path) as img:
             img.load()
             gray = _flatten_to_gray(img)
         gray.thumbnail((size, size), Image.Resampling.BOX)

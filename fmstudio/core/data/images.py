@@ -3,16 +3,15 @@
 Every loader returns an `ImageDataset`: float32 images in [-1, 1], shape (N, C, H, W). Pixels
 stay uint8 until that final conversion, so 60 000 MNIST images cost 47 MB, not 190 MB, while
 they are resized. Every bad input raises one `DatasetError` that names the file and the fault.
+Files are opened only if regular (a FIFO would block, a device never end) and every size a
+header or a folder promises is checked against `limits` before anything large is allocated.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib
-import io
 import math
 import os
-import pickle
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,24 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from fmstudio.core.data.errors import DatasetError, check_count, describe_os_error, reading_image
+from fmstudio.core.data.cifar_pickle import unpickle_batch
+from fmstudio.core.data.errors import (
+    DatasetError,
+    check_count,
+    check_side,
+    describe_os_error,
+    file_errors,
+    open_picture,
+)
+from fmstudio.core.data.limits import (
+    MAX_CIFAR_BATCH_BYTES,
+    MAX_DATASET_BYTES,
+    MAX_FOLDER_DEPTH,
+    MAX_FOLDER_ENTRIES,
+    MAX_IDX_BYTES,
+    MAX_IMAGE_SIDE,
+)
+from fmstudio.core.safe_read import describe_size, open_regular, read_capped
 
 IMAGE_KINDS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10", "folder")
 FOLDER_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -157,8 +173,24 @@ def pixels_to_unit(pixels: np.ndarray, levels: int) -> np.ndarray:
 
 
 def _check_size(size: int | None) -> int | None:
-    """None keeps the native size; anything else must be a positive pixel count."""
-    return None if size is None else check_count(size, "size")
+    """None keeps the native size; anything else must be a positive pixel count of at most
+    `MAX_IMAGE_SIDE`."""
+    return None if size is None else check_side(size, "size")
+
+
+def _check_dataset_bytes(
+    count: int, channels: int, height: int, width: int, path: PathLike | None = None
+) -> None:
+    """Refuse, before building it, an image set whose float32 array would pass
+    `MAX_DATASET_BYTES` (60 000 MNIST digits at 1024 px would be 250 GB)."""
+    need = count * channels * height * width * 4
+    if need > MAX_DATASET_BYTES:
+        raise DatasetError(
+            f"{count} images of {channels}x{height}x{width} take {describe_size(need)} as "
+            f"float32, more than the {describe_size(MAX_DATASET_BYTES)} an image set may; "
+            "choose a smaller image size or a limit",
+            path,
+        )
 
 
 def _check_channels(channels: int) -> int:
@@ -185,6 +217,8 @@ def _finish(
     if limit is not None:
         pixels = pixels[:limit]
         labels = None if labels is None else labels[:limit]
+    n, _, h, w = pixels.shape
+    _check_dataset_bytes(n, channels, size or h, size or w, name)
     pixels, levels = _convert(pixels, levels, size, channels)
     return ImageDataset(pixels_to_unit(pixels, levels), name, levels=levels, labels=labels)
 
@@ -333,19 +367,21 @@ def _load_idx_labels(path: Path, count: int) -> np.ndarray:
 
 
 def _read_idx(path: Path, magic: int, what: str) -> tuple[tuple[int, ...], bytearray]:
-    """(dims, payload) of an IDX file whose magic must be ``magic``; gzip by its magic bytes."""
-    try:
-        with open(path, "rb") as raw:
+    """(dims, payload) of an IDX file whose magic must be ``magic``; gzip by its magic bytes.
+
+    A regular file of at most `MAX_IDX_BYTES`, which its header may not promise more than
+    either: a gzip bomb is never inflated past what the header promises (plus one byte).
+    """
+    with file_errors(path), open_regular(path, MAX_IDX_BYTES) as raw:
+        try:
             gzipped = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
             if not gzipped:
                 return _parse_idx(raw, path, magic, what)
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
                 return _parse_idx(stream, path, magic, what)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise DatasetError(f"corrupt or truncated gzip data ({exc})", path) from exc
-    except OSError as exc:
-        raise DatasetError(describe_os_error(exc), path) from exc
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise DatasetError(f"corrupt or truncated gzip data ({exc})", path) from exc
 
 
 def _parse_idx(
@@ -366,18 +402,38 @@ def _parse_idx(
     if len(raw_dims) < 4 * ndim:
         raise DatasetError("truncated: the header ends before its dimensions", path)
     dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
-    expected = math.prod(dims)  # Python ints: three uint32 dims can overflow int64
+    expected = _check_idx_dims(dims, path)
     payload = _read_exact(stream, expected)
+    shape = "x".join(map(str, dims))
     if len(payload) < expected:
-        shape = "x".join(map(str, dims))
         raise DatasetError(
             f"truncated: the header promises {expected} bytes ({shape}), the file has "
             f"{len(payload)}",
             path,
         )
     if stream.read(1):
-        raise DatasetError(f"longer than its header says ({'x'.join(map(str, dims))})", path)
+        raise DatasetError(f"longer than its header says ({shape})", path)
     return dims, payload
+
+
+def _check_idx_dims(dims: tuple[int, ...], path: Path) -> int:
+    """The payload bytes an IDX header promises, if images are at most `MAX_IMAGE_SIDE` a side
+    and the whole at most `MAX_IDX_BYTES`."""
+    shape = "x".join(map(str, dims))
+    if len(dims) == 3 and max(dims[1:]) > MAX_IMAGE_SIDE:
+        raise DatasetError(
+            f"images of {dims[1]}x{dims[2]} pixels ({shape}); an image side may be at most "
+            f"{MAX_IMAGE_SIDE}",
+            path,
+        )
+    expected = math.prod(dims)  # Python ints: three uint32 dims can overflow int64
+    if expected > MAX_IDX_BYTES:
+        raise DatasetError(
+            f"the header promises {expected} bytes ({shape}), more than the "
+            f"{describe_size(MAX_IDX_BYTES)} an IDX file may hold",
+            path,
+        )
+    return expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,8 +447,10 @@ def load_cifar10(
     limit: int | None = None,
 ) -> ImageDataset:
     """A CIFAR-10 batch file (python ``data_batch_N``/``test_batch`` or binary ``*.bin``), or a
-    directory of ``data_batch_1..5`` (either version). Pickles are read with an unpickler that
-    can only rebuild numpy arrays, so a hostile file cannot run code."""
+    directory of ``data_batch_1..5`` (either version). Each is a regular file of at most
+    `MAX_CIFAR_BATCH_BYTES`; pickles are read by `cifar_pickle`, which can only rebuild numpy
+    arrays from the file's own bytes, so a hostile file can neither run code nor make us
+    allocate more than it holds."""
     size, channels, limit = _check_size(size), _check_channels(channels), _check_limit(limit)
     root = Path(path).expanduser()
     files = _cifar_batches(root) if root.is_dir() else [root]
@@ -423,10 +481,8 @@ def _cifar_batches(root: Path) -> list[Path]:
 
 def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Uint8 (N, 3, 32, 32) pixels and int64 labels of one batch file, either version."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(describe_os_error(exc), path) from exc
+    with file_errors(path):
+        data = read_capped(path, MAX_CIFAR_BATCH_BYTES)
     if not data:
         raise DatasetError("empty file", path)
     if data.startswith(_GZIP_MAGIC):
@@ -456,32 +512,54 @@ def _cifar_pixels(rows: np.ndarray) -> np.ndarray:
 
 def _parse_cifar_pickle(data: bytes, path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
-        batch = _SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
+        batch = unpickle_batch(data)
     except DatasetError as exc:
         raise DatasetError(exc.reason, path) from None
-    except Exception as exc:  # a malformed pickle can raise almost anything
-        raise DatasetError(f"not a CIFAR-10 batch ({type(exc).__name__}: {exc})", path) from exc
     return _check_cifar_batch(batch, path)
 
 
 def _check_cifar_batch(batch: Any, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The dict a CIFAR-10 batch must be: b"data" (N, 3072) bytes, b"labels" N integers."""
+    """The dict a CIFAR-10 batch must be: b"data" an (N, 3072) array of bytes, b"labels" N
+    integers. Nothing else is turned into an array: a list of lists that shares its rows (a
+    few bytes of pickle) would become gigabytes."""
     if not isinstance(batch, dict):
         raise DatasetError(f"not a CIFAR-10 batch: a {type(batch).__name__}, not a dict", path)
-    data, labels = _batch_entry(batch, "data", path), _batch_entry(batch, "labels", path)
-    try:
-        rows, classes = np.asarray(data), np.asarray(labels)
-    except (TypeError, ValueError) as exc:
-        raise DatasetError(f"b'data' or b'labels' is not an array ({exc})", path) from exc
+    rows = _batch_entry(batch, "data", path)
+    if not isinstance(rows, np.ndarray):
+        raise DatasetError(
+            f"b'data' must be a numpy array of (N, 3072) bytes, got a {type(rows).__name__}", path
+        )
     if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] != _CIFAR_PIXELS:
         raise DatasetError(f"b'data' must have shape (N, 3072), got {rows.shape}", path)
     if rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() > 255:
         raise DatasetError(f"b'data' must hold bytes 0..255, got {rows.dtype}", path)
-    if classes.shape != (len(rows),) or (classes.size and classes.dtype.kind not in "iu"):
-        raise DatasetError(
-            f"b'labels' must be {len(rows)} integers, got shape {classes.shape}", path
-        )
-    return _cifar_pixels(rows.astype(np.uint8, copy=False)), classes.astype(np.int64)
+    labels = _cifar_labels(_batch_entry(batch, "labels", path), len(rows), path)
+    return _cifar_pixels(rows.astype(np.uint8, copy=False)), labels
+
+
+def _cifar_labels(labels: Any, count: int, path: Path) -> np.ndarray:
+    """`count` labels 0..9 from a list of integers (the real files) or an integer array."""
+    if isinstance(labels, np.ndarray):
+        ok = labels.shape == (count,) and labels.dtype.kind in "iu"
+        ok = ok and labels.min() >= 0 and labels.max() <= 9
+        found = f"shape {labels.shape} of {labels.dtype}"
+    else:
+        ok = isinstance(labels, list) and len(labels) == count and all(map(_is_class, labels))
+        found = _kind_of(labels)
+    if not ok:
+        raise DatasetError(f"b'labels' must be {count} integers 0..9, got {found}", path)
+    return np.array(labels, dtype=np.int64)
+
+
+def _is_class(label: Any) -> bool:
+    return isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= label <= 9
+
+
+def _kind_of(value: Any) -> str:
+    """A few words on what a pickle held instead (never its repr, which could be huge)."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return f"a {type(value).__name__}"
 
 
 def _batch_entry(batch: dict[Any, Any], key: str, path: Path) -> Any:
@@ -489,56 +567,6 @@ def _batch_entry(batch: dict[Any, Any], key: str, path: Path) -> Any:
         if candidate in batch:
             return batch[candidate]
     raise DatasetError(f"not a CIFAR-10 batch: no b'{key}' entry", path)
-
-
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    """How protocol-2 pickles written by Python 3 spell bytes (``_codecs.encode``); latin-1 only,
-    so no other codec can be reached."""
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise DatasetError(f"refused to load: _codecs.encode with {encoding!r}")
-    return text.encode("latin-1")
-
-
-def _numpy_attr(name: str, *modules: str) -> Callable[..., Any] | None:
-    """``name`` from the first importable numpy module (numpy 1.x says core, 2.x _core)."""
-    for module in modules:
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    return None
-
-
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    """Exactly the globals numpy array pickles (from any numpy, any protocol) refer to."""
-    multiarray = ("numpy._core.multiarray", "numpy.core.multiarray")
-    numeric = ("numpy._core.numeric", "numpy.core.numeric")
-    found: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("_codecs", "encode"): _latin1_encode,
-    }
-    for name in ("_reconstruct", "scalar"):
-        found.update({(m, name): _numpy_attr(name, *multiarray) for m in multiarray})
-    found.update({(m, "_frombuffer"): _numpy_attr("_frombuffer", *numeric) for m in numeric})
-    return {key: value for key, value in found.items() if value is not None}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Refuses every global but numpy's array rebuilders: no os.system, no eval, no imports."""
-
-    _allowed: dict[tuple[str, str], Any] | None = None
-
-    def find_class(self, module: str, name: str) -> Any:
-        if _SafeUnpickler._allowed is None:
-            _SafeUnpickler._allowed = _allowed_globals()
-        try:
-            return _SafeUnpickler._allowed[(module, name)]
-        except KeyError:
-            raise DatasetError(
-                f"refused to load: the pickle asks for {module}.{name}, which a CIFAR-10 batch "
-                "never needs"
-            ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,13 +581,21 @@ def load_folder(
 ) -> ImageDataset:
     """Every picture under ``path`` (sorted, recursive; hidden files skipped), as L or RGB,
     centre-cropped to a square and LANCZOS-resized to size x size. ``size=None`` keeps every
-    picture as it is, so they must all have the same size."""
+    picture as it is, so they must all have the same size (at most `MAX_IMAGE_SIDE`)."""
     size, channels, limit = _check_size(size), _check_channels(channels), _check_limit(limit)
     root = Path(path).expanduser()
     files = _folder_files(root)[:limit]
     mode = "L" if channels == 1 else "RGB"
-    pixels = [_to_chw(_load_picture(file, size, mode)) for file in files]
-    first = pixels[0].shape
+    pixels = [_to_chw(_load_picture(files[0], size, mode))]
+    first = pixels[0].shape  # the size every picture will have: check it before decoding more
+    if max(first[1:]) > MAX_IMAGE_SIDE:
+        raise DatasetError(
+            f"is {first[2]}x{first[1]} px, larger than {MAX_IMAGE_SIDE} a side; give a size "
+            "to resize the pictures",
+            files[0],
+        )
+    _check_dataset_bytes(len(files), channels, first[1], first[2], root)
+    pixels += [_to_chw(_load_picture(file, size, mode)) for file in files[1:]]
     for file, picture in zip(files, pixels, strict=True):
         if picture.shape != first:
             raise DatasetError(
@@ -575,21 +611,55 @@ def _folder_files(root: Path) -> list[Path]:
         raise DatasetError("no such directory", root)
     if not root.is_dir():
         raise DatasetError("not a directory (folder:PATH wants a folder of images)", root)
-    files = sorted(
-        file
-        for file in root.rglob("*")
-        if file.suffix.lower() in FOLDER_EXTENSIONS
-        and not any(part.startswith(".") for part in file.relative_to(root).parts)
-        and file.is_file()
-    )
+    files = sorted(_walk_pictures(root))
     if not files:
         raise DatasetError(f"no images ({', '.join(FOLDER_EXTENSIONS)}) in this folder", root)
     return files
 
 
+def _walk_pictures(root: Path) -> list[Path]:
+    """Picture files under `root`, looking at no more than `MAX_FOLDER_ENTRIES` entries and
+    `MAX_FOLDER_DEPTH` levels (`folder:/usr` must end quickly, in an error that says why).
+    Hidden entries and linked folders are skipped, and so is anything but a regular file
+    (a FIFO or a device named like a picture); unreadable subfolders too."""
+    found: list[Path] = []
+    examined = 0
+    pending = [(root, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        try:
+            entries = os.scandir(folder)
+        except OSError as exc:
+            if folder == root:
+                raise DatasetError(describe_os_error(exc, "cannot list folder"), root) from exc
+            continue
+        with entries:
+            for entry in entries:
+                examined += 1
+                if examined > MAX_FOLDER_ENTRIES:
+                    raise DatasetError(
+                        f"more than {MAX_FOLDER_ENTRIES} entries under this folder; point "
+                        "folder: at the folder that holds the pictures",
+                        root,
+                    )
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if depth == MAX_FOLDER_DEPTH:
+                        raise DatasetError(
+                            f"folders nest deeper than {MAX_FOLDER_DEPTH} levels (at "
+                            f"{entry.path}); point folder: at the folder that holds the pictures",
+                            root,
+                        )
+                    pending.append((Path(entry.path), depth + 1))
+                elif Path(entry.name).suffix.lower() in FOLDER_EXTENSIONS and entry.is_file():
+                    found.append(Path(entry.path))
+    return found
+
+
 def _load_picture(path: Path, size: int | None, mode: str) -> Image.Image:
     """One picture, upright (EXIF), alpha composited onto white, cropped and resized."""
-    with reading_image(path), Image.open(path) as picture:
+    with open_picture(path) as picture:
         picture.load()
         upright = ImageOps.exif_transpose(picture)
         return _fit(_flatten(upright), size, mode)

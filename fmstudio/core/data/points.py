@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +13,24 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fmstudio.core.atomic import atomic_write
-from fmstudio.core.data.errors import DatasetError, check_count, check_positive, describe_os_error
+from fmstudio.core.data.errors import (
+    DatasetError,
+    check_count,
+    check_positive,
+    describe_os_error,
+    file_errors,
+)
+from fmstudio.core.data.limits import MAX_CSV_BYTES, MAX_FILE_POINTS, MAX_NPY_HEADER_BYTES
 from fmstudio.core.data.toy import get_preset, make_preset
+from fmstudio.core.safe_read import open_regular, read_capped
 
 POINT_EXTENSIONS: tuple[str, ...] = (".npy", ".csv")
 _CSV_HEADER = "x,y"
+_NPY_MAX_BYTES = MAX_NPY_HEADER_BYTES + MAX_FILE_POINTS * 2 * np.dtype(np.longdouble).itemsize
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 
 @runtime_checkable
@@ -107,12 +122,12 @@ def _extension(path: str | os.PathLike[str]) -> str:
 
 def load_points(path: str | os.PathLike[str]) -> np.ndarray:
     """Load an (N, 2) float32 point array from ``.npy`` or ``.csv``; every failure is a
-    DatasetError naming the file, never a raw numpy or OS error."""
+    DatasetError naming the file, never a raw numpy or OS error. Only a regular file is read
+    (a FIFO would block, a device never end), and sizes are checked before anything large is
+    allocated: at most `MAX_FILE_POINTS` points, `MAX_CSV_BYTES` of CSV text."""
     ext = _extension(path)
-    try:
+    with file_errors(path):
         raw = _read_npy(path) if ext == ".npy" else _read_csv(path)
-    except OSError as exc:
-        raise DatasetError(describe_os_error(exc), path) from exc
     return validate_points(raw, path)
 
 
@@ -120,19 +135,67 @@ def _read_npy(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a plain .npy array; pickles are refused because loading one can run arbitrary code.
 
     The magic bytes are checked first so that .npz archives and random bytes get a clear reason
-    instead of numpy's hint to retry with ``allow_pickle``.
+    instead of numpy's hint to retry with ``allow_pickle``. The header's dtype, shape and the
+    bytes they need are checked against the file's real length before the data is read, so a
+    header that promises 10^12 rows costs nothing.
     """
     magic = np.lib.format.MAGIC_PREFIX
-    with open(path, "rb") as handle:
+    with open_regular(path, _NPY_MAX_BYTES) as handle:
         prefix = handle.read(len(magic))
-    if prefix.startswith(b"PK"):
-        raise DatasetError("is an .npz archive, expected a single .npy array", path)
-    if prefix != magic:
-        raise DatasetError("not a .npy file (missing the NumPy header)", path)
+        if prefix.startswith(b"PK"):
+            raise DatasetError("is an .npz archive, expected a single .npy array", path)
+        if prefix != magic:
+            raise DatasetError("not a .npy file (missing the NumPy header)", path)
+        handle.seek(0)
+        shape, fortran, dtype = _read_npy_header(handle, path)
+        count = _check_npy_header(
+            shape, dtype, os.fstat(handle.fileno()).st_size - handle.tell(), path
+        )
+        data = handle.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise DatasetError("truncated while being read", path)
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _read_npy_header(
+    handle: BinaryIO, path: str | os.PathLike[str]
+) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) from a .npy header, which numpy parses without evaluating."""
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, EOFError) as exc:  # object arrays, truncated data, bad header
+        version = np.lib.format.read_magic(handle)
+        reader = _NPY_HEADER_READERS.get(version)
+        header = None if reader is None else reader(handle)
+    except (ValueError, EOFError) as exc:  # a bad or truncated header
         raise DatasetError(f"not a readable .npy array ({exc})", path) from exc
+    if header is None:
+        raise DatasetError(f"unsupported .npy format version {version[0]}.{version[1]}", path)
+    return header
+
+
+def _check_npy_header(
+    shape: tuple[int, ...], dtype: np.dtype, available: int, path: str | os.PathLike[str]
+) -> int:
+    """The number of values a header promises, once it proves to be numbers the file holds
+    and few enough to be a point set."""
+    if dtype.kind not in "iuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise DatasetError(f"expected a numeric array, got dtype {dtype}", path)
+    described = f"{'x'.join(map(str, shape)) or 'scalar'} {dtype}"
+    if any(n < 0 for n in shape):
+        raise DatasetError(f"the header gives a negative dimension ({described})", path)
+    count = math.prod(shape)
+    if count * dtype.itemsize > available:
+        raise DatasetError(
+            f"truncated: the header promises {count * dtype.itemsize} bytes of data "
+            f"({described}), the file holds {available}",
+            path,
+        )
+    if count > 2 * MAX_FILE_POINTS:
+        raise DatasetError(
+            f"holds {count // 2} points ({described}); a point file holds at most "
+            f"{MAX_FILE_POINTS}",
+            path,
+        )
+    return count
 
 
 def _is_numeric_row(line: str) -> bool:
@@ -147,18 +210,31 @@ def _is_numeric_row(line: str) -> bool:
 def _read_csv(path: str | os.PathLike[str]) -> np.ndarray:
     """Read comma-separated rows, skipping one optional non-numeric header line."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = read_capped(path, MAX_CSV_BYTES).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DatasetError("not a UTF-8 text CSV file", path) from exc
-    lines = [line for line in text.splitlines() if line.strip()]
-    if lines and not _is_numeric_row(lines[0]):
-        lines = lines[1:]
-    if not lines:
+    rows = _csv_rows(text, path)
+    if not rows:
         raise DatasetError("contains no data rows", path)
     try:
-        return np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64)
+        return np.loadtxt(rows, delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as exc:
         raise DatasetError(f"malformed CSV ({exc})", path) from exc
+
+
+def _csv_rows(text: str, path: str | os.PathLike[str]) -> list[str]:
+    """The non-blank lines after an optional header, stopping past `MAX_FILE_POINTS`: a few
+    bytes a line would otherwise make tens of millions of strings."""
+    lines = (line for line in io.StringIO(text, newline=None) if line.strip())
+    first = next(lines, None)
+    rows = [first] if first is not None and _is_numeric_row(first) else []
+    for line in lines:
+        if len(rows) == MAX_FILE_POINTS:
+            raise DatasetError(
+                f"more than {MAX_FILE_POINTS} points; a point file holds at most that many", path
+            )
+        rows.append(line)
+    return rows
 
 
 def save_points(path: str | os.PathLike[str], points: ArrayLike) -> None:
@@ -177,4 +253,4 @@ def save_points(path: str | os.PathLike[str], points: ArrayLike) -> None:
     try:
         atomic_write(path, write)
     except OSError as exc:
-        raise DatasetError(describe_os_error(exc), path) from exc
+        raise DatasetError(describe_os_error(exc, "cannot write it"), path) from exc
