@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -173,3 +174,38 @@ def test_impossible_setups_are_one_clear_error(monkeypatch, device, message):
     monkeypatch.setenv("LOCAL_RANK", str(ranks - 1))
     with pytest.raises(RuntimeError, match=message):
         distributed.from_env(device)
+
+
+GLOO = "[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/"
+LOST = [  # what torch 2.13's gloo raised in real runs (plain RuntimeErrors), and what rank 0 says
+    (GLOO + "unbound_buffer.cc:78] Timed out waiting 5000ms for recv operation to complete",
+     "rank 1 stopped responding (no reply in 5 s)"),
+    (GLOO + "pair.cc:553] Connection closed by peer [127.0.0.1]:44429. This is typically caused "
+     "by a remote worker crashing.", "rank 1 exited or crashed (its connection closed)"),
+    (GLOO + "pair.cc:537] Read error [127.0.0.1]:18052: Connection reset by peer.",
+     "rank 1 exited or crashed (its connection closed)"),
+]  # fmt: skip
+
+
+def test_a_lost_peer_is_told_apart_from_other_errors():
+    ctx = distributed.DistContext(0, 2, 0, torch.device("cpu"), timeout_s=5)
+    for message, said in LOST:
+        assert distributed.lost_peer(RuntimeError(message), ctx) == said
+    bug = RuntimeError("mat1 and mat2 shapes cannot be multiplied (64x2 and 3x32)")
+    assert distributed.lost_peer(bug, ctx) is None  # not a peer's fault: it stays an error
+    assert distributed.lost_peer(ValueError("Timed out"), ctx) is None
+    rank_1 = dataclasses.replace(ctx, rank=1, local_rank=1)
+    assert distributed.lost_peer(RuntimeError(LOST[1][0]), rank_1).startswith("rank 0 exited")
+    nccl = torch.distributed.DistBackendError("NCCL communicator was aborted\nmore")
+    rank_1_of_4 = dataclasses.replace(rank_1, world_size=4)
+    said = distributed.lost_peer(nccl, rank_1_of_4)
+    assert said == "lost contact with another rank (NCCL communicator was aborted)"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf", "nan", "a minute"])
+def test_a_bad_timeout_is_one_clear_error(monkeypatch, value):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv(distributed.TIMEOUT_ENV, value)
+    with pytest.raises(RuntimeError, match=f"FMSTUDIO_DIST_TIMEOUT='{value}' must be a number"):
+        distributed.from_env("cpu")

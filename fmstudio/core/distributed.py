@@ -5,17 +5,40 @@ RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT in their environment. 
 them and joins the process group; the Trainer then wraps its model in DistributedDataParallel,
 so every step averages the gradients of all ranks and the weights stay identical everywhere.
 Without torchrun (or with one process) `from_env` returns None and nothing here runs.
+
+A rank that waits in a collective (DDP's gradient all-reduce in `backward`, the loss's mean, a
+barrier) for a peer gives up after `timeout_s` seconds, `DEFAULT_TIMEOUT_S` unless
+`FMSTUDIO_DIST_TIMEOUT` says otherwise (torch's own default is 30 minutes for gloo, 10 for NCCL).
+It bounds how long one rank may lag behind the others, not how long a step may take: every rank
+does the same work per step, but rank 0 alone writes checkpoints, so the others wait that long in
+the next step. Measured with gloo on torch 2.13: a peer that was killed fails the collective at
+once ("Connection closed by peer"), one that stalls (SIGSTOP, a hang) after exactly the timeout.
+`lost_peer` turns those failures into one line. With NCCL, torch's watchdog tears the process
+down on a timeout instead (TORCH_NCCL_ASYNC_ERROR_HANDLING=3, its default; not tried here): no
+save then, the last periodic checkpoint stands.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+DEFAULT_TIMEOUT_S = 60.0
+"""Seconds a rank waits in a collective for its peers: long enough for rank 0's checkpoint save
+(which the others wait out in their next step), short enough that a stalled rank ends the run
+within a minute rather than after torch's default of 30 (gloo)."""
+TIMEOUT_ENV = "FMSTUDIO_DIST_TIMEOUT"
+"""Environment variable that overrides `DEFAULT_TIMEOUT_S` (seconds, e.g. 300 for a slow disk)."""
+_TRANSPORT_MARKER = "gloo/transport/"
+"""Where gloo's peer I/O errors come from (it raises a plain RuntimeError): a closed or reset
+connection, or 'Timed out waiting ...' for a peer's data."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +49,7 @@ class DistContext:
     world_size: int
     local_rank: int
     device: torch.device
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
     @property
     def is_main(self) -> bool:
@@ -36,9 +60,10 @@ class DistContext:
 def from_env(device: str = "auto") -> DistContext | None:
     """The run's context when launched by torchrun with WORLD_SIZE > 1, else None.
 
-    Joins the process group once: NCCL when training on CUDA (each process on
-    cuda:LOCAL_RANK), gloo on the CPU. MPS has no collective backend, so `auto` means CUDA or
-    the CPU here. Raises RuntimeError for a setup that cannot work.
+    Joins the process group once, with the timeout of `FMSTUDIO_DIST_TIMEOUT` (see the module
+    docstring): NCCL when training on CUDA (each process on cuda:LOCAL_RANK), gloo on the CPU.
+    MPS has no collective backend, so `auto` means CUDA or the CPU here. Raises RuntimeError
+    for a setup that cannot work.
     """
     world_size = _env_int("WORLD_SIZE", 1)
     if world_size <= 1:
@@ -48,11 +73,26 @@ def from_env(device: str = "auto") -> DistContext | None:
     if not 0 <= rank < world_size or not 0 <= local_rank < world_size:
         raise RuntimeError(f"RANK {rank} / LOCAL_RANK {local_rank} outside WORLD_SIZE {world_size}")
     resolved = _rank_device(device, local_rank)
+    timeout_s = _timeout_s()
     if resolved.type == "cuda":
         torch.cuda.set_device(resolved)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if resolved.type == "cuda" else "gloo")
-    return DistContext(rank, world_size, local_rank, resolved)
+        backend = "nccl" if resolved.type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    return DistContext(rank, world_size, local_rank, resolved, timeout_s)
+
+
+def _timeout_s() -> float:
+    value = os.environ.get(TIMEOUT_ENV)
+    if value is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise RuntimeError(f"{TIMEOUT_ENV}={value!r} must be a number of seconds > 0")
+    return seconds
 
 
 def _env_int(name: str, default: int | None) -> int:
@@ -90,6 +130,25 @@ def _rank_device(device: str, local_rank: int) -> torch.device:
             f"start at most {count} processes per node, or train with --device cpu"
         )
     return torch.device("cuda", local_rank)
+
+
+def lost_peer(exc: BaseException, ctx: DistContext) -> str | None:
+    """How this rank lost a peer, as the start of a sentence ("rank 1 stopped responding (no
+    reply in 60 s)"), when `exc` is a collective's failure for that reason; else None.
+
+    gloo does not say which rank failed, only its address; with two ranks it can only be the
+    other one.
+    """
+    message = str(exc)
+    if not isinstance(exc, dist.DistError) and _TRANSPORT_MARKER not in message:
+        return None
+    peer = f"rank {1 - ctx.rank}" if ctx.world_size == 2 else "another rank"
+    if "Timed out" in message or "timed out" in message:
+        return f"{peer} stopped responding (no reply in {ctx.timeout_s:g} s)"
+    if "closed" in message or "reset" in message:
+        return f"{peer} exited or crashed (its connection closed)"
+    reason = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    return f"lost contact with {peer} ({reason})"
 
 
 def mean_over_ranks(value: Tensor) -> Tensor:
