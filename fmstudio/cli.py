@@ -665,6 +665,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     args.size = None if args.size is None else window_size(args.size)
     if args.reflow and not (args.compare and args.train):
         raise CLIError("--reflow needs --compare and --train")
+    if args.time is not None and not 0.0 <= args.time <= 1.0:  # NaN fails this too
+        raise CLIError(f"--time must be between 0 (noise) and 1 (data), got {args.time}")
     if args.session is None:
         config.make_dataset()  # a missing or bad data file fails here, before anything starts
     engine = start_engine_process()  # its imports overlap the window's start-up

@@ -134,10 +134,9 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys, monkeypatch, a
     assert message in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["data", "train", "sample", "eval"])
-def test_every_command_has_help(command):
-    result = run_cli(command, "--help")
-    assert result.returncode == 0 and "usage: fmstudio " + command in result.stdout
+def test_the_module_entry_point_runs():  # every command's --help: in-process, below
+    result = run_cli("train", "--help")
+    assert result.returncode == 0 and "usage: fmstudio train" in result.stdout
 
 
 def test_ctrl_c_saves_a_resumable_checkpoint_and_resume_finishes(tmp_path):

@@ -9,10 +9,12 @@ draws the newest state and no queue can build up behind a slow frame.
 
 Shutdown ("shutdown" → the process answers "bye" once every command sent before it has run, a
 model save included) happens before anything is deleted, so closing the window while training
-never loses a file or leaves a thread or a process behind. If the process dies, the next command
-starts a new one and the window says what happened: the exit code, and the first internal error
-the process reported before it died (a death is usually its consequence) or else the log file
-where faulthandler wrote the crash's stack (`trainer_log`).
+never loses a file or leaves a thread or a process behind: a process deaf to "shutdown" is
+terminated, then killed, and the pump stops on request whatever the process does. If the process
+dies, the next command starts a new one and the window says what happened: the exit code or the
+signal that killed it, and the first internal error the process reported before it died (a death
+is usually its consequence) or else the log file where faulthandler wrote the crash's stack
+(`trainer_log`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from signal import Signals
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 
@@ -35,6 +38,8 @@ JOIN_SECONDS = 15.0
 EXIT_SECONDS = 5.0
 """How long a process whose pipe has closed gets to exit before its exit code is read: a crash
 closes the pipe as the process ends, a Python-level death some time before."""
+POLL_SECONDS = 0.1
+"""The pump's longest wait between two checks of its stop flag."""
 
 
 class Mailbox:
@@ -58,21 +63,33 @@ class Mailbox:
 
 
 class Pump(QObject):
-    """Reads the process's events in its own thread until "bye" or the pipe closes."""
+    """Reads the process's events in its own thread until "bye", the pipe closes, or `stop()`.
+
+    It waits in `poll` with a timeout rather than in `recv`, so it can always be stopped: a
+    process that neither answers nor dies (stuck in a read, or slow to exit while it frees
+    gigabytes) must not keep this thread running, since Qt aborts the whole app when a
+    running QThread is destroyed."""
 
     event = Signal(str, object)
     snapshotReady = Signal()
-    ended = Signal()
+    ended = Signal(object)  # this Pump: the controller heeds its current pump's end only
 
     def __init__(self, conn, mailbox: Mailbox) -> None:
         super().__init__()
         self.conn = conn
         self.mailbox = mailbox
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Make `run` return within `POLL_SECONDS` (called from the GUI thread)."""
+        self._stopping.set()
 
     @Slot()
     def run(self) -> None:
         try:
-            while True:
+            while not self._stopping.is_set():
+                if not self.conn.poll(POLL_SECONDS):
+                    continue
                 kind, payload = self.conn.recv()
                 if kind == "bye":
                     break
@@ -83,7 +100,7 @@ class Pump(QObject):
                     self.event.emit(kind, payload)
         except (EOFError, OSError):
             pass
-        self.ended.emit()
+        self.ended.emit(self)
 
 
 class Controller(QObject):
@@ -97,6 +114,8 @@ class Controller(QObject):
     sampled = Signal(object)  # SampleRun
     saved = Signal(str)
     measured = Signal(object)  # {"ladder": [...], "table": {...}}
+    processEnded = Signal()
+    """The training process died (reported through `failed`): its run is gone with it."""
 
     def __init__(
         self,
@@ -116,6 +135,7 @@ class Controller(QObject):
         self.process, self.conn = engine or start_engine_process()
         self.first_error: str | None = None
         """The first internal error this process reported (kept for its death's message)."""
+        self._death_reported = False
         self.pump = Pump(self.conn, self.mailbox)
         self.pump.event.connect(self._on_event)
         self.pump.snapshotReady.connect(self.snapshotReady)
@@ -136,11 +156,20 @@ class Controller(QObject):
             self.failed.emit("The training process is gone; it will be restarted.")
 
     def _restart(self) -> None:
-        """A new training process after the old one died (its pump has seen the pipe close)."""
-        if self.thread is not None:
-            stop_thread(self.thread, int(JOIN_SECONDS * 1000))
+        """A new training process after the old one died (reported now if its pump's end
+        has not been handled yet)."""
+        self._report_death()
+        self._stop_pump()
         self.conn.close()
         self._start_process()
+
+    def _stop_pump(self) -> bool:
+        """End the pump thread; True when it ended in time (then `thread` is None). One that
+        did not is kept: destroying a running QThread aborts the app."""
+        self.pump.stop()
+        if self.thread is not None and stop_thread(self.thread, int(JOIN_SECONDS * 1000)):
+            self.thread = None
+        return self.thread is None
 
     @Slot(str, object)
     def _on_event(self, kind: str, payload: object) -> None:
@@ -159,21 +188,31 @@ class Controller(QObject):
         if signal is not None:
             signal.emit(payload)
 
-    @Slot()
-    def _on_ended(self) -> None:
-        if not self._closing and self.process is not None:
-            self.process.join(EXIT_SECONDS)
-            code = self.process.exitcode
-            cause = (
-                f" after: {self.first_error}"
-                if self.first_error
-                else trainer_log.crash_details(self.process.pid)
-            )
-            self.failed.emit(
-                f"The training process stopped unexpectedly (exit code {code}){cause}; "
-                "the next action starts a new one."
-            )
-            self.stateChanged.emit("idle")
+    @Slot(object)
+    def _on_ended(self, pump: Pump) -> None:
+        """A pump's pipe closed: unless we are closing, or this is the pump of a process
+        already replaced, the process died."""
+        if not self._closing and pump is self.pump:
+            self._report_death()
+
+    def _report_death(self) -> None:
+        """Say (once per process) how the process ended and what it reported before: a death is
+        usually the consequence of that first error, else faulthandler's log has the stack."""
+        if self._death_reported or self.process is None:
+            return
+        self._death_reported = True
+        self.process.join(EXIT_SECONDS)
+        cause = (
+            f" after: {self.first_error}"
+            if self.first_error
+            else trainer_log.crash_details(self.process.pid)
+        )
+        self.failed.emit(
+            f"The training process stopped unexpectedly ({_exit_status(self.process)})"
+            f"{cause}; its model is lost and the next action starts a new process."
+        )
+        self.processEnded.emit()
+        self.stateChanged.emit("idle")
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -232,13 +271,23 @@ class Controller(QObject):
                 self.conn.send(("shutdown", ()))
             self.process.join(timeout_ms / 1000)
             if self.process.is_alive():
-                self.process.terminate()
-                self.process.join(5)
                 ok = False
+                self.process.terminate()
+                self.process.join(EXIT_SECONDS)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(EXIT_SECONDS)
             trainer_log.remove_if_empty(trainer_log.log_path(self.process.pid))
-        if self.thread is not None:
-            ok = stop_thread(self.thread, timeout_ms) and ok
-            self.thread = None
+        ok = self._stop_pump() and ok
         self.conn.close()
         WorkerGuards.release()
         return ok
+
+
+def _exit_status(process: BaseProcess) -> str:
+    """'exit code 3', or for a signal 'killed by SIGKILL, exit code -9'."""
+    code = process.exitcode
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {Signals(-code).name}, exit code {code}"
+    return f"exit code {code}"

@@ -151,6 +151,27 @@ class _Rate:
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
 
+LOAD_ERRORS = (
+    io.CheckpointError,
+    ConfigError,
+    DatasetError,
+    RuntimeError,
+    ValueError,
+    MemoryError,
+    OSError,
+)
+"""What building or loading a run from the user's files and settings may raise: a refused
+file or setting, a device or allocation failure, an unreadable file. Each is a `failed`
+message (the user chose something that does not work), never an internal error."""
+
+
+def _load_failure(exc: BaseException, directory: str | None = None) -> str:
+    """The reason a run could not be built or loaded, in words (a bare MemoryError has none)."""
+    if isinstance(exc, MemoryError):
+        return f"{directory}: not enough memory to load it" if directory else "not enough memory"
+    return str(exc) or type(exc).__name__
+
+
 Send = Callable[[str, object], None]
 """How the engine reports: send("snapshot", Snapshot), send("state", "paused"), ...
 
@@ -209,8 +230,8 @@ class Engine:
         self._halt()
         try:
             trainer = Trainer(config, dataset=dataset)
-        except (ConfigError, DatasetError, RuntimeError, ValueError) as exc:
-            self._fail(f"Cannot start this run: {exc}")
+        except LOAD_ERRORS as exc:
+            self._fail(f"Cannot start this run: {_load_failure(exc)}")
             return
         self._adopt(trainer)
 
@@ -219,8 +240,8 @@ class Engine:
         self._halt()
         try:
             trainer = io.load_trainer(directory)
-        except (io.CheckpointError, ConfigError, DatasetError, RuntimeError, ValueError) as exc:
-            self._fail(f"Cannot open the model: {exc}")
+        except LOAD_ERRORS as exc:
+            self._fail(f"Cannot open the model: {_load_failure(exc, directory)}")
             return
         self._adopt(trainer)
 
@@ -230,9 +251,8 @@ class Engine:
         self._halt()
         try:
             trainer = reflow_trainer(io.load_trainer(directory), pairs=pairs, steps=steps)
-        except (io.CheckpointError, ConfigError, DatasetError, ArithmeticError, RuntimeError,
-                ValueError) as exc:  # fmt: skip
-            self._fail(f"Cannot reflow this model: {exc}")
+        except (*LOAD_ERRORS, ArithmeticError) as exc:
+            self._fail(f"Cannot reflow this model: {_load_failure(exc, directory)}")
             return
         self._adopt(trainer)
 

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QSpinBox,
+)
 
 from fmstudio.app import export
 from fmstudio.app.views import TrajectoryView
@@ -166,7 +172,7 @@ class FileActions:
             if model_dir is not None:
                 model_dir.mkdir(parents=True, exist_ok=True)
             save_session(path, session)
-        except OSError as exc:
+        except (OSError, SessionError) as exc:
             w.show_error(f"Cannot save the session to {path}: {exc}")
             return False
         if model_dir is not None:
@@ -177,18 +183,55 @@ class FileActions:
         w.statusBar().showMessage(f"Saved session {path}", 5000)
         return True
 
-    def open_session(self, path: str | Path) -> None:
+    def open_session(self, path: str | Path) -> bool:
+        """Open a session file; True once it is the window's. A bad file (unreadable, a wrong
+        field, a model outside its folder, a setting the panels cannot show) changes nothing
+        and says why in the banner. Its model loads in the training process, after a fresh
+        model on the session's settings: if that load fails, the banner says so and the
+        window still shows what the session asked for."""
         w = self.window
         path = Path(path)
         try:
             session = load_session(path)
+            self._check_shown(path, session.config)
         except SessionError as exc:
             w.show_error(f"Cannot open the session: {exc}")
             if not path.exists():
                 w.prefs.remove_recent(str(path))
                 self.refresh_recent_menu()
-            return
-        if session.points is not None:
+            return False
+        self._apply_session(session)
+        self.session_path = path
+        self._remember(path)
+        w.new_run()
+        w.mark_saved(session=True)
+        if session.model_dir is not None:
+            w.controller.load_model(str(session.model_dir))
+        w.statusBar().showMessage(f"Opened session {path}", 5000)
+        return True
+
+    def _check_shown(self, path: Path, config: TrainConfig) -> None:
+        """SessionError for a setting beyond its control's range: the panel would clamp it
+        (or overflow), so the window would silently train on something else."""
+        panel = self.window.settings_panel
+        for name, value in config.to_dict().items():
+            try:
+                widget = panel.widget(name)
+            except KeyError:  # a field without a control: kept as it is
+                continue
+            if not isinstance(widget, QSpinBox | QDoubleSpinBox) or value is None:
+                continue
+            low, high = widget.minimum(), widget.maximum()
+            if not low <= value <= high:
+                allowed = f"[{low:g}, {high:g}]"
+                raise SessionError(path, f"config '{name}' = {value:g} is outside {allowed}")
+
+    def _apply_session(self, session: Session) -> None:
+        """Show a checked session in the panels (nothing here can fail on its values)."""
+        w = self.window
+        if session.points is None:
+            w.drawing.clear()  # the drawing is the session's: none, not the last one's
+        else:
             w.drawing.replace(session.points)
         w.data_panel.set_point_count(len(w.drawing), w.drawing.can_undo)
         if session.source.kind == "image":
@@ -199,18 +242,10 @@ class FileActions:
         w.data_panel.set_noise(session.source.kind, session.config.jitter, session.config.scale)
         w.settings_panel.set_config(session.config)
         view = session.view
-        if isinstance(view.get("sampling"), dict):
+        if view.get("sampling") is not None:
             w.sampling_panel.set_request(view["sampling"])
-        if isinstance(view.get("t"), int | float):
+        if view.get("t") is not None:
             w.time_bar.set_time(float(view["t"]))
-        self.session_path = path
-        self._remember(path)
-        w.mark_saved(session=True)
-        if session.model_dir is not None and (session.model_dir / "config.json").exists():
-            w.controller.load_model(str(session.model_dir))
-        else:
-            w.new_run()
-        w.statusBar().showMessage(f"Opened session {path}", 5000)
 
     def _remember(self, path: Path) -> None:
         self.window.prefs.add_recent(path)

@@ -71,6 +71,8 @@ class ImageWindow(QMainWindow):
         self.spec = (config or DEFAULT_CONFIG).dataset
         self.state = "idle"
         self.step = 0
+        self._run_lost = False
+        """The training process died with the model: Train starts a fresh one first."""
         self.samples = None
         """The images on show (live grid or the last Sample), what Export writes."""
         self.last_error = ""
@@ -86,6 +88,7 @@ class ImageWindow(QMainWindow):
         self.controller.sampled.connect(self._on_sampled)
         self.controller.saved.connect(self._on_saved)
         self.controller.failed.connect(self.show_error)
+        self.controller.processEnded.connect(self._on_process_ended)
         fit_to_screen(self, PREFERRED_SIZE)
         self.new_run()
 
@@ -269,7 +272,15 @@ class ImageWindow(QMainWindow):
         if self.state == "training":
             self.controller.pause()
         else:
+            if self._run_lost:  # the new process starts on a fresh model on these settings
+                self.new_run()
             self.controller.start()
+
+    def _on_process_ended(self) -> None:
+        """The training process died with its model (the banner says how): nothing is left to
+        save, and the next Train starts a fresh model."""
+        self._run_lost = True
+        self.step = 0
 
     def sample(self) -> None:
         self.sampling_panel.show_busy(True)
@@ -292,6 +303,7 @@ class ImageWindow(QMainWindow):
     # ---- events ---------------------------------------------------------------------------
 
     def _on_run_started(self, info) -> None:
+        self._run_lost = False
         self.saved_model.run_started()
         self.step = 0
         self.samples = None

@@ -5,6 +5,10 @@ train at once, sample, and save a screenshot of the window and of each view when
 quit. With `--compare SPEC` it opens compare mode on that target instead, trains every
 configuration (and `--reflow NAME` of them), measures them and shoots the comparison. The
 README's screenshots are made this way.
+
+A start that quits by itself has nobody to read the window's banner: any error (a refused
+session or data file, a model that does not load, a failed run, a shot that cannot be written)
+ends it at once with one line on stderr and exit code 2, as the CLI's own errors do.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from fmstudio.app import export
 from fmstudio.app.compare import CompareWindow
 from fmstudio.app.images import ImageWindow
 from fmstudio.app.style import apply_theme
@@ -25,11 +30,14 @@ from fmstudio.core.data import IMAGE_EXTENSIONS, PRESETS, load_points
 from fmstudio.core.session import DataSource
 
 
-def apply_arguments(window: MainWindow, args: argparse.Namespace, config: TrainConfig) -> None:
-    """Data and settings from the command line, or the session file when one is given."""
+def apply_arguments(
+    window: MainWindow, args: argparse.Namespace, config: TrainConfig
+) -> str | None:
+    """Data and settings from the command line, or the session file when one is given; the
+    error the window showed if they could not be applied (None: all went well)."""
     if args.session is not None:
         window.files.open_session(args.session)
-        return
+        return window.last_error
     window.settings_panel.set_config(config)
     spec = config.dataset
     if spec in PRESETS:
@@ -45,6 +53,7 @@ def apply_arguments(window: MainWindow, args: argparse.Namespace, config: TrainC
     if args.marginal:
         window.action_marginal.setChecked(True)
         window._update_views_wanted()
+    return window.last_error
 
 
 def quits_when_done(args: argparse.Namespace) -> bool:
@@ -52,9 +61,16 @@ def quits_when_done(args: argparse.Namespace) -> bool:
     return args.screenshot is not None or args.shots is not None
 
 
+def fail(message: str) -> int:
+    """A scripted start's error: one line on stderr (as the CLI prints its own), exit code 2."""
+    print(f"fmstudio app: error: {message}", file=sys.stderr)
+    return 2
+
+
 class ScriptedRun(QObject):
     """Train → (sample) → screenshots → quit, driven by the controller's signals (a QObject, so
-    they arrive queued in the GUI thread)."""
+    they arrive queued in the GUI thread). When it quits by itself, any error ends it at once:
+    one line on stderr and exit code 2 (the window's banner would wait for nobody)."""
 
     def __init__(
         self, window: MainWindow | ImageWindow, args: argparse.Namespace, app: QApplication
@@ -91,8 +107,13 @@ class ScriptedRun(QObject):
             QTimer.singleShot(300, self._finish)
 
     def _on_failed(self, message: str) -> None:
-        print(f"fmstudio app: {message}", file=sys.stderr)
-        self.exit_code = 1
+        if self.quit_when_done:
+            self._fail(message)
+
+    def _fail(self, message: str) -> None:
+        if not self.exit_code:  # the first error is the one to tell (the rest follow from it)
+            self.exit_code = fail(message)
+        self.window.close()
 
     def _on_timeout(self) -> None:
         print("fmstudio app: timed out before the scripted run finished", file=sys.stderr)
@@ -100,16 +121,23 @@ class ScriptedRun(QObject):
         self._finish()
 
     def _finish(self) -> None:
+        """Set t, shoot, quit. The shots are written here, not through the window's file
+        actions (whose errors go to the banner), so a failed write is this run's error."""
+        if self.exit_code == 2:
+            return  # failed and closed already
         time_bar = getattr(self.window, "time_bar", None)  # image mode has no t-slider
         if self.args.time is not None and time_bar is not None:
             time_bar.set_time(self.args.time)
         self.app.processEvents()
-        if self.args.screenshot is not None:
-            self.window.save_screenshot(self.args.screenshot)
-        if self.args.shots is not None:
-            self.args.shots.mkdir(parents=True, exist_ok=True)
-            for name in self.window.views:
-                self.window.export_view(name, self.args.shots / f"{name}.png")
+        try:
+            if self.args.screenshot is not None:
+                export.save_image(self.window, self.args.screenshot)
+            if self.args.shots is not None:
+                for name, view in self.window.views.items():
+                    export.export_plot(view.plot, self.args.shots / f"{name}.png")
+        except (OSError, ValueError) as exc:
+            self._fail(f"cannot save the pictures: {exc}")
+            return
         self.window.close()
 
 
@@ -161,23 +189,31 @@ class ScriptedCompare(QObject):
             QTimer.singleShot(500, self._finish)  # let the last pictures be drawn
 
     def _fail(self, message: str) -> None:
-        print(f"fmstudio app: {message}", file=sys.stderr)
+        """Tell the error, then shoot what there is (a failed comparison is worth a look)."""
+        self.exit_code = self.exit_code or fail(message)
+        self._stop()
+
+    def _on_timeout(self) -> None:
+        print("fmstudio app: timed out before the scripted comparison finished", file=sys.stderr)
         self.exit_code = 1
+        self._stop()
+
+    def _stop(self) -> None:
         self.poll.stop()
         if self.quit_when_done:
             self._finish()
-
-    def _on_timeout(self) -> None:
-        self._fail("timed out before the scripted comparison finished")
 
     def _finish(self) -> None:
         if self.args.time is not None:
             self.compare.time_bar.set_time(self.args.time)
         QApplication.processEvents()
-        if self.args.screenshot is not None:
-            self.compare.save_screenshot(self.args.screenshot)
-        if self.args.shots is not None:
-            self.compare.export_to(self.args.shots)
+        try:
+            if self.args.screenshot is not None:
+                self.compare.save_screenshot(self.args.screenshot)
+            if self.args.shots is not None:
+                self.compare.export_to(self.args.shots)
+        except (OSError, ValueError) as exc:
+            self.exit_code = self.exit_code or fail(f"cannot save the pictures: {exc}")
         QApplication.closeAllWindows()
 
 
@@ -198,16 +234,17 @@ def run_app(args: argparse.Namespace, config: TrainConfig, engine=None) -> int:
         app.aboutToQuit.connect(window.shutdown)
         _size(window, args.size)
         window.show()
-        if not image_mode:
-            apply_arguments(window, args, config)
-        if args.compare and not image_mode:
-            script = _open_compare(window, args)
-        else:
-            script = ScriptedRun(window, args, app)
+        script = _script(window, args, config, app)
+        if isinstance(script, str):  # the start failed: nothing to run, nobody to tell but us
+            return fail(script)
         QTimer.singleShot(0, script.begin)
         code = app.exec()
     finally:
-        window.shutdown()  # whatever happened, training ends before Python exits
+        # Whatever happened, the window closes (hidden, its docks stop calling it) and
+        # training ends before Python exits and deletes what is left.
+        window.ask_before_discard = False
+        window.close()
+        window.shutdown()
     return script.exit_code or code
 
 
@@ -216,12 +253,29 @@ def _size(window: QWidget, size: tuple[int, int] | None) -> None:
         window.resize(*size)
 
 
-def _open_compare(window: MainWindow, args: argparse.Namespace) -> ScriptedCompare:
+def _script(
+    window: MainWindow | ImageWindow, args: argparse.Namespace, config: TrainConfig, app
+) -> ScriptedRun | ScriptedCompare | str:
+    """Apply the command line to the window; what drives it from there, or the error that
+    ends the start: a session or data the window refused when nobody is there to read its
+    banner, or compare mode that cannot open."""
+    if isinstance(window, ImageWindow):
+        return ScriptedRun(window, args, app)
+    error = apply_arguments(window, args, config)
+    if args.compare:
+        return error or _open_compare(window, args)
+    if error and quits_when_done(args):
+        return error
+    return ScriptedRun(window, args, app)
+
+
+def _open_compare(window: MainWindow, args: argparse.Namespace) -> ScriptedCompare | str:
     """Compare mode on the window's target and settings, driven by `ScriptedCompare`; the main
-    window stays behind it (training nothing), as after Train ▸ Compare paths…."""
+    window stays behind it (training nothing), as after Train ▸ Compare paths…. The banner's
+    error when the target or settings are unusable."""
     window.ask_before_discard = False
     compare = window.open_compare(args.compare)
-    if compare is None:  # the target or settings are unusable: the banner says why
-        raise SystemExit(f"fmstudio app: {window.last_error}")
+    if compare is None:
+        return window.last_error or "compare mode cannot open"
     _size(compare, args.size)
     return ScriptedCompare(compare, args)

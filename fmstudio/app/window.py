@@ -99,6 +99,8 @@ class MainWindow(QMainWindow):
         self.saved_model = ask.SavedStep()
         self._drawing_saved = True
         self._session_changed = False
+        self._run_lost = False
+        """The training process died with the model: Train starts a fresh one first."""
 
         self._build_views()
         self._build_panels()
@@ -375,6 +377,7 @@ class MainWindow(QMainWindow):
         c.snapshotReady.connect(self._on_snapshot)
         c.stateChanged.connect(self._on_state)
         c.failed.connect(self.show_error)
+        c.processEnded.connect(self._on_process_ended)
         c.sampled.connect(self._on_sampled)
         c.saved.connect(self._on_saved)
         self.banner_close.clicked.connect(self.clear_error)
@@ -507,6 +510,8 @@ class MainWindow(QMainWindow):
             self.show_error("This run has finished: raise Steps to go on, or Reset to start over.")
         else:
             self._showing_sample = False
+            if self._run_lost:
+                self.new_run()  # on these settings, in the new process the next command starts
             self.controller.start()
 
     def change_setting(self, name: str, value: object) -> None:
@@ -672,6 +677,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, info: RunInfo) -> None:
         self.run_info = info
+        self._run_lost = False
         self.saved_model.run_started()
         self.settings_panel.set_config(info.config)
         self.loss_view.reset()
@@ -788,6 +794,15 @@ class MainWindow(QMainWindow):
 
     def clear_error(self) -> None:
         self.banner_row.hide()
+
+    def _on_process_ended(self) -> None:
+        """The training process died (the banner says how): its model went with it, so there
+        is nothing left to save or lose, and the next Train starts a fresh model."""
+        self._run_lost = True
+        self.step = 0
+        self.progress.setValue(0)
+        self._lock_settings()
+        self.update_title()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed and not self._may_close():

@@ -180,7 +180,7 @@ class TrainConfig:
             raise ConfigError(f"unknown config keys {sorted(unknown)}")
         for key, value in data.items():
             if not _type_ok(fields[key].type, value):
-                raise ConfigError(f"config key '{key}' has a bad value {value!r}")
+                raise ConfigError(f"config key '{key}' has a bad value {_shorten(value)}")
         return cls(**data).validate()
 
 
@@ -200,6 +200,7 @@ SIZE_LIMITS: dict[str, tuple[int, int]] = {
     "ot_refresh": (1, 1 << 20),
     "held_out": (1, 1 << 20),
     "image_size": (4, MAX_IMAGE_SIDE),
+    "seed": (0, (1 << 63) - 1),
 }
 """Bounds of the size settings: past them a run cannot fit in memory or finish, and a config
 file that names such a size is refused before anything is allocated."""
@@ -213,6 +214,12 @@ UNET_PRESETS: dict[str, tuple[int, tuple[int, ...]]] = {
 """U-Net sizes (base channels, channel multiplier per level): tiny trains 8×8 digits on a
 laptop CPU in minutes; small suits 28×28 on a GPU or a patient CPU; base is for 32×32 RGB."""
 ALL_PATHS = sorted(PATHS) + sorted(PRESETS)
+
+
+def _shorten(value: Any, limit: int = 80) -> str:
+    """A bad value as a message shows it: a 100 000-element list is not a one-line error."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}… ({type(value).__name__})"
 
 
 def _type_ok(annotation: str, value: Any) -> bool:

@@ -28,6 +28,7 @@ and a resume checks every tensor of the training state against the rebuilt optim
 
 from __future__ import annotations
 
+import array
 import json
 import os
 import secrets
@@ -472,7 +473,7 @@ def _restore_rest(
     losses = state.get("losses")
     if losses is None or losses.dim() != 1 or losses.dtype != torch.float64:
         raise CheckpointError(path, "'losses' is missing or malformed")
-    trainer.losses = losses.tolist()
+    trainer.losses = array.array("d", losses.tolist())
     if main and "coupled.x0" in state and "coupled.x1" in state:
         batch = (None, *header["data_shape"])
         x0 = state_checks.check_tensor(state, "coupled.x0", path, shape=batch, dtype=torch.float32)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import faulthandler
 import multiprocessing as mp
+import signal
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 
 def start_faulty_process(broken: dict[str, str]) -> tuple[BaseProcess, Connection]:
     """A training process whose Engine methods named in `broken` fail: "raise" raises a
-    RuntimeError naming the method, "segfault" crashes the interpreter."""
+    RuntimeError naming the method, "segfault" crashes the interpreter, "hang" never returns
+    and ignores SIGTERM (a process stuck where a polite stop cannot reach it)."""
     ctx = mp.get_context("spawn")
     conn, child = ctx.Pipe()
     process = ctx.Process(target=_serve, args=(child, broken), name="faulty-trainer", daemon=True)
@@ -25,8 +28,9 @@ def _serve(conn: Connection, broken: dict[str, str]) -> None:
     from fmstudio.app import process
     from fmstudio.app.engine import Engine
 
+    faults = {"segfault": _segfault, "hang": _hang}
     for name, how in broken.items():
-        setattr(Engine, name, _segfault if how == "segfault" else _raiser(name))
+        setattr(Engine, name, faults.get(how) or _raiser(name))
     process.serve(conn)
 
 
@@ -39,3 +43,9 @@ def _raiser(name: str):
 
 def _segfault(self, *args) -> None:
     faulthandler._sigsegv()
+
+
+def _hang(self, *args) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    self.send("state", "hanging")
+    time.sleep(600)

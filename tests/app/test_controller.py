@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,7 @@ def test_a_dead_process_is_reported_and_replaced(qtbot, temp_dir, controller):
     dead = controller.process.pid
     controller.process.kill()
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=10000)
-    assert "stopped unexpectedly (exit code -9)" in controller.errors.last
+    assert "stopped unexpectedly (killed by SIGKILL, exit code -9)" in controller.errors.last
     assert "details" not in controller.errors.last  # a kill leaves no stack to show...
     assert not trainer_log.log_path(dead).exists()  # ...and no empty log behind
     controller.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
@@ -138,7 +139,7 @@ def test_a_failing_warm_up_is_reported_and_a_later_crash_keeps_that_first_error(
     controller.sample({"n": 10, "method": "euler", "steps": 2})  # a hard crash
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 2, timeout=30000)
     crash = controller.errors.last
-    assert "stopped unexpectedly (exit code -11)" in crash and first in crash
+    assert "stopped unexpectedly (killed by SIGSEGV, exit code -11)" in crash and first in crash
     text = named_log(first).read_text()
     assert "RuntimeError: warm_up is broken" in text and "Segmentation fault" in text
 
@@ -148,8 +149,23 @@ def test_a_hard_crash_names_the_log_holding_its_stack(qtbot, make_controller, te
     controller.sample({"n": 10, "method": "euler", "steps": 2})
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=60000)
     message = controller.errors.last
-    assert "stopped unexpectedly (exit code -11)" in message
+    assert "stopped unexpectedly (killed by SIGSEGV, exit code -11)" in message
     assert "Segmentation fault" in named_log(message).read_text()
+
+
+def test_a_process_deaf_to_shutdown_and_sigterm_is_killed_and_its_pump_stopped(
+    qtbot, make_controller
+):
+    """A process stuck in a command (here: ignoring SIGTERM too) keeps its pipe open, so the
+    pump never sees it close; shutdown must still end both, or Qt aborts the whole app when
+    the running pump thread is destroyed."""
+    controller = make_controller(start_faulty_process({"load_model": "hang"}))
+    controller.load_model("/any/run")
+    qtbot.waitUntil(lambda: controller.states.values() == ["hanging"], timeout=60000)
+    start = time.monotonic()
+    assert controller.shutdown(timeout_ms=500) is False  # it had to be killed
+    assert time.monotonic() - start < 20
+    assert not controller.process.is_alive() and controller.thread is None  # stopped, joined
 
 
 def test_the_training_process_loads_no_qt():

@@ -4,6 +4,8 @@ refresh, bits/dim comes in, sampling and every export work, a bad file is report
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 
 import numpy as np
 from PIL import Image
@@ -55,7 +57,7 @@ def test_digits_train_and_the_views_fill(qtbot, tmp_path, record):
     window.close()
 
 
-def test_a_corrupt_image_file_is_reported_and_the_app_goes_on(qtbot, tmp_path):
+def test_a_corrupt_file_or_a_killed_process_is_reported_and_the_app_goes_on(qtbot, tmp_path):
     window = ImageWindow(CONFIG)
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.grid_view.picture is not None, timeout=60000)
@@ -67,6 +69,13 @@ def test_a_corrupt_image_file_is_reported_and_the_app_goes_on(qtbot, tmp_path):
     window.set_dataset("digits")  # and a good dataset trains again
     assert window.error.isHidden()
     qtbot.waitUntil(lambda: window.step == 0 and window.target_view.picture is not None)
+
+    dead = window.controller.process.pid  # the process dies (a crash, the OOM killer)
+    os.kill(dead, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "killed by SIGKILL" in window.last_error, timeout=15000)
+    qtbot.mouseClick(window.train_button, Qt.MouseButton.LeftButton)  # a new one trains
+    qtbot.waitUntil(lambda: window.state == "training" and window.step > 0, timeout=60000)
+    assert window.controller.process.pid != dead
     window.close()
 
 
