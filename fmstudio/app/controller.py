@@ -20,6 +20,7 @@ is usually its consequence) or else the log file where faulthandler wrote the cr
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -72,12 +73,16 @@ class Pump(QObject):
 
     event = Signal(str, object)
     snapshotReady = Signal()
-    ended = Signal(object)  # this Pump: the controller heeds its current pump's end only
+    ended = Signal(int)
+    """This pump's `serial`: the controller heeds its current pump's end only. (An int, not the
+    Pump: a queued signal holding a QObject of another thread outlives it at exit.)"""
+    _count = itertools.count()
 
     def __init__(self, conn, mailbox: Mailbox) -> None:
         super().__init__()
         self.conn = conn
         self.mailbox = mailbox
+        self.serial = next(Pump._count)
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -100,7 +105,7 @@ class Pump(QObject):
                     self.event.emit(kind, payload)
         except (EOFError, OSError):
             pass
-        self.ended.emit(self)
+        self.ended.emit(self.serial)
 
 
 class Controller(QObject):
@@ -188,11 +193,11 @@ class Controller(QObject):
         if signal is not None:
             signal.emit(payload)
 
-    @Slot(object)
-    def _on_ended(self, pump: Pump) -> None:
+    @Slot(int)
+    def _on_ended(self, serial: int) -> None:
         """A pump's pipe closed: unless we are closing, or this is the pump of a process
         already replaced, the process died."""
-        if not self._closing and pump is self.pump:
+        if not self._closing and serial == self.pump.serial:
             self._report_death()
 
     def _report_death(self) -> None:

@@ -198,18 +198,12 @@ def test_a_failed_reflow_leaves_no_dead_panel(qtbot):
     window.close()
 
 
-def test_reflow_needs_a_trained_panel(qtbot):
+def test_a_bad_configuration_list_or_an_untrained_reflow_is_reported(qtbot):
     window = CompareWindow(BASE, PresetDataset("moons"), "ot,vp")
     qtbot.addWidget(window)
     window.reflow(window.panels[1])
     assert "Train vp first" in window.error.text()
     assert len(window.panels) == 2
-    window.close()
-
-
-def test_a_bad_configuration_list_is_reported(qtbot):
-    window = CompareWindow(BASE, PresetDataset("moons"), "ot,vp")
-    qtbot.addWidget(window)
     window.spec.setText("ot,nope")
     window.set_up()
     assert "unknown" in window.error.text()

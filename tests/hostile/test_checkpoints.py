@@ -7,6 +7,9 @@ Adam with a wrong shape kills the child (SIGSEGV), not the test session.
 
 from __future__ import annotations
 
+import textwrap
+
+import pytest
 from limited import probe
 
 SETUP = """
@@ -40,11 +43,7 @@ def run_probe(body: str, tmp_path, **kwargs):
     return probe(code, **kwargs)
 
 
-def test_tampered_training_state_is_refused_before_anything_is_loaded(tmp_path):
-    """Each tensor of train_state.safetensors bent in one way; the file keeps the save's
-    generation, so only the checks of its content can catch it."""
-    result = run_probe(
-        """
+TAMPERED_STATE = """
 run = root / "run"
 io.save_checkpoint(run, fresh_trainer())
 header = json.loads((run / "config.json").read_text())
@@ -84,20 +83,9 @@ for key, value in {"lr": "fast", "betas": [0.9], "params": [0, 1], "amsgrad": 1}
 (run / "config.json").write_text(json.dumps(header))
 results["untouched"] = outcome(lambda: io.load_trainer(run))
 return results
-""",
-        tmp_path,
-    )
-    assert result.pop("untouched") == "loaded"
-    for case, message in result.items():
-        assert message.startswith("CheckpointError:"), (case, message)
-        assert "train_state.safetensors" in message or "config.json" in message, (case, message)
+"""
 
-
-def test_config_json_cannot_make_a_loader_allocate_or_hang(tmp_path):
-    """A config naming a huge model or data shape, config.json as a device, a FIFO or a big
-    file, weights from another save: refused, under a 2 GiB limit, within the timeout."""
-    result = run_probe(
-        """
+CRAFTED_CONFIGS = """
 run = root / "run"
 io.save_checkpoint(run, fresh_trainer())
 header = json.loads((run / "config.json").read_text())
@@ -138,10 +126,33 @@ io.save_checkpoint(other, fresh_trainer())
 shutil.copy(other / "model.safetensors", weights)
 results["model of another save"] = (outcome(lambda: io.load_flow(run)),)
 return results
-""",
-        tmp_path,
-        timeout=60,
-    )
+"""
+
+
+@pytest.fixture(scope="module")
+def crafted(tmp_path_factory) -> dict:
+    """Both sets of crafted run directories, tried in one limited child (one torch import)."""
+    functions = ""
+    for name, body in (("tampered", TAMPERED_STATE), ("configs", CRAFTED_CONFIGS)):
+        functions += f"def {name}(root):\n" + textwrap.indent(body, "    ") + "\n"
+    body = functions + 'return {"state": tampered(root / "a"), "config": configs(root / "b")}'
+    return run_probe(body, tmp_path_factory.mktemp("crafted"), timeout=90)
+
+
+def test_tampered_training_state_is_refused_before_anything_is_loaded(crafted):
+    """Each tensor of train_state.safetensors bent in one way; the file keeps the save's
+    generation, so only the checks of its content can catch it."""
+    result = crafted["state"]
+    assert result.pop("untouched") == "loaded"
+    for case, message in result.items():
+        assert message.startswith("CheckpointError:"), (case, message)
+        assert "train_state.safetensors" in message or "config.json" in message, (case, message)
+
+
+def test_config_json_cannot_make_a_loader_allocate_or_hang(crafted):
+    """A config naming a huge model or data shape, config.json as a device, a FIFO or a big
+    file, weights from another save: refused, under a 2 GiB limit, within the timeout."""
+    result = crafted["config"]
     for case, messages in result.items():
         for message in messages:
             assert message.startswith("CheckpointError:"), (case, message)
