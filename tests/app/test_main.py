@@ -56,8 +56,3 @@ def test_scripted_compare_trains_reflows_and_shoots_the_comparison(tmp_path):
     table = (out / "table.csv").read_text()
     assert [line.split(",")[0] for line in table.splitlines()[1:]] == ["ot", "vp", "reflow(ot)"]
     assert (out / "compare.svg").exists() and (out / "w2_vs_nfe.csv").exists()
-
-
-def test_scripted_reflow_needs_compare_and_train(tmp_path):
-    result = run_app("--reflow", "ot", tmp_path=tmp_path)
-    assert result.returncode == 2 and "--reflow needs --compare" in result.stderr

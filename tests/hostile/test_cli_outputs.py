@@ -112,6 +112,7 @@ def test_outputs_of_other_commands_are_checked_before_any_work(finished, tmp_pat
         (["train", *TINY, "--save-every", "-1", "--out", "x"], ["--save-every"]),
         (["app", "--size", "60000x60000"], ["--size must be from"]),
         (["app", "--time", "nan", "--screenshot", "x.png"], ["--time must be between"]),
+        (["app", "--reflow", "ot"], ["--reflow needs --compare"]),
     ],
 )
 def test_impossible_settings_are_refused_before_anything_runs(
