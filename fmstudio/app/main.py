@@ -67,7 +67,23 @@ def fail(message: str) -> int:
     return 2
 
 
-class ScriptedRun(QObject):
+class _Script(QObject):
+    """What both scripted starts share: an exit code, whether to quit once done, and a
+    timeout (`args.timeout`) that ends a start which never finishes."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__()
+        self.args = args
+        self.exit_code = 0
+        self.quit_when_done = quits_when_done(args)
+        if self.quit_when_done:
+            QTimer.singleShot(int(args.timeout * 1000), self._on_timeout)
+
+    def _on_timeout(self) -> None:
+        raise NotImplementedError
+
+
+class ScriptedRun(_Script):
     """Train → (sample) → screenshots → quit, driven by the controller's signals (a QObject, so
     they arrive queued in the GUI thread). When it quits by itself, any error ends it at once:
     one line on stderr and exit code 2 (the window's banner would wait for nobody)."""
@@ -75,16 +91,12 @@ class ScriptedRun(QObject):
     def __init__(
         self, window: MainWindow | ImageWindow, args: argparse.Namespace, app: QApplication
     ) -> None:
-        super().__init__()
-        self.window, self.args, self.app = window, args, app
-        self.exit_code = 0
-        self.quit_when_done = quits_when_done(args)
+        super().__init__(args)
+        self.window, self.app = window, app
         window.ask_before_discard = not self.quit_when_done  # nobody is there to answer
         window.controller.stateChanged.connect(self._on_state)
         window.controller.sampled.connect(self._on_sampled)
         window.controller.failed.connect(self._on_failed)
-        if self.quit_when_done:
-            QTimer.singleShot(int(args.timeout * 1000), self._on_timeout)
 
     def begin(self) -> None:
         if self.args.train:
@@ -141,23 +153,19 @@ class ScriptedRun(QObject):
         self.window.close()
 
 
-class ScriptedCompare(QObject):
+class ScriptedCompare(_Script):
     """Compare mode: train every configuration → reflow the named ones → wait until each
     panel has trained and been measured → screenshot and export → quit."""
 
     POLL_MS = 250
 
     def __init__(self, compare: CompareWindow, args: argparse.Namespace) -> None:
-        super().__init__()
-        self.compare, self.args = compare, args
-        self.exit_code = 0
-        self.quit_when_done = quits_when_done(args)
+        super().__init__(args)
+        self.compare = compare
         self.reflows = [name for name in (args.reflow or "").split(",") if name]
         self.poll = QTimer(self)
         self.poll.setInterval(self.POLL_MS)
         self.poll.timeout.connect(self._check)
-        if self.quit_when_done:
-            QTimer.singleShot(int(args.timeout * 1000), self._on_timeout)
 
     def begin(self) -> None:
         if self.args.train:

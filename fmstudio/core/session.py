@@ -151,8 +151,6 @@ def load_session(path: str | os.PathLike) -> Session:
         data = read_json(path, max_bytes=MAX_SESSION_BYTES)
     except CheckpointError as exc:
         raise SessionError(path, exc.reason) from None
-    except RecursionError:
-        raise SessionError(path, "JSON nested too deeply") from None
     except MemoryError:
         raise SessionError(path, "not enough memory to read it") from None
     if data.get("format") != FORMAT:
