@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import shutil
 import signal
@@ -27,9 +26,9 @@ import torch
 from fmstudio.console import Console
 from fmstudio.core import distributed, imagegrid, io, run_dir
 from fmstudio.core.atomic import atomic_write
-from fmstudio.core.compare import compare, folder_name, parse_configs, write_csv
-from fmstudio.core.config import ALL_PATHS, SCHEDULES, UNET_PRESETS, ConfigError, TrainConfig
-from fmstudio.core.couplings import COUPLINGS
+from fmstudio.core.compare import compare, folder_name, write_csv
+from fmstudio.core.config import RESUME_SETTINGS, SETTINGS, ConfigError, TrainConfig
+from fmstudio.core.config_text import parse_configs, path_values
 from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
 from fmstudio.core.evaluate import evaluate, evaluate_images
 from fmstudio.core.outputs import (
@@ -41,7 +40,8 @@ from fmstudio.core.outputs import (
     same_place,
     signals_held,
 )
-from fmstudio.core.solvers import ADAPTIVE, SOLVERS
+from fmstudio.core.schema import Described
+from fmstudio.core.solver_spec import ADAPTIVE, DEFAULT_TOLERANCE, SOLVERS, SolverSpec
 from fmstudio.core.threads import default_threads
 from fmstudio.core.training import DivergenceError, Trainer
 
@@ -51,6 +51,8 @@ MIN_WINDOW = (640, 480)
 MAX_WINDOW = (8192, 8192)
 """`--size` above this is no screen, and its screenshot a multi-gigabyte image (60000x60000
 crashed Qt)."""
+FIGURE_SOLVER = SolverSpec.fixed("rk4", 16)
+"""compare.png's sample panels: 64 evaluations."""
 MAX_PNG_SIDE = 4096
 """`sample --upscale` makes PNGs of at most this many pixels a side."""
 
@@ -106,97 +108,82 @@ def _add_solver_args(p: argparse.ArgumentParser, default: str = "rk4") -> None:
         type=int,
         help="fixed-step solvers: budget of model evaluations (steps = NFE // stages)",
     )
-    p.add_argument("--atol", type=float, default=1e-5, help="adaptive solvers: absolute tolerance")
-    p.add_argument("--rtol", type=float, default=1e-5, help="adaptive solvers: relative tolerance")
+    p.add_argument(
+        "--atol", type=float, default=DEFAULT_TOLERANCE, help="adaptive solvers: absolute tolerance"
+    )
+    p.add_argument(
+        "--rtol", type=float, default=DEFAULT_TOLERANCE, help="adaptive solvers: relative tolerance"
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
 
 
-class _ConfigFlags:
-    """Adds the TrainConfig flags with default None, so a command knows which flags were
-    given (a resume changes only those), and shows TrainConfig's default in the help."""
-
-    def __init__(self, p: argparse.ArgumentParser) -> None:
-        self.p = p
-        self.defaults = TrainConfig()
-
-    def add(self, flag: str, help: str, **kwargs: Any) -> None:
-        field = kwargs.pop("dest", flag.lstrip("-").replace("-", "_"))
-        value = getattr(self.defaults, field, None)
-        if value is not None and "default" not in help and kwargs.get("action") is None:
-            help = f"{help} (default: {value})"
-        self.p.add_argument(flag, dest=field, default=None, help=help, **kwargs)
-
-
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    """The TrainConfig flags, shared by `train`, `compare` and the app's scripted start."""
-    flags = _ConfigFlags(p)
-    add = flags.add
-    add(
-        "--dataset",
-        "points: a preset name or a .npy/.csv/.png file; images: digits (offline), "
-        "mnist:PATH, fashion-mnist:PATH, cifar10:PATH or folder:PATH",
-    )
-    add("--image-size", "images: resize to this many pixels a side", type=int)
-    add("--channels", "images: 1 or 3 (default: the dataset's)", type=int, choices=(1, 3))
-    add(
-        "--unet",
-        "images: U-Net size (tiny for a CPU, small/base for a GPU)",
-        choices=list(UNET_PRESETS),
-    )
-    add("--held-out", "images held out for bits/dim", type=int)
-    add(
-        "--no-amp",
-        "GPU: train in fp32 (default: bf16 autocast for the forward pass)",
-        dest="amp",
-        action="store_false",
-    )
-    add("--jitter", "Gaussian noise std added to preset/file points", type=float)
-    add("--scale", "presets: scale the points by this", type=float)
-    add("--path", "probability path or preset", choices=ALL_PATHS)
-    add("--coupling", "x0-x1 pairing (default: independent)", choices=COUPLINGS)
-    add("--sigma-min", "ot path: σ_min (eq. 20)", type=float)
-    add("--sigma", "icfm/sb paths: σ (default 0 for icfm, 1 for sb)", type=float)
-    add("--sigma-max", "ve path: σ_max (default: data diameter)", type=float)
-    add("--steps", "training steps", type=int)
-    add("--batch-size", "points or images a step", type=int)
-    add("--hidden", "MLP width", type=int)
-    add("--depth", "MLP hidden layers", type=int)
-    add("--activation", "silu, relu, gelu, tanh, softplus")
-    add("--lr", "peak learning rate", type=float)
-    add("--schedule", "LR schedule", choices=SCHEDULES)
-    add("--warmup-steps", "linear LR warm-up steps", type=int)
-    add("--ema-decay", "weights' EMA decay", type=float)
-    add("--grad-clip", "max grad norm; 0 = off", type=float)
-    add(
-        "--ot-refresh",
-        "ot/sinkhorn couplings: steps each coupled minibatch is reused (1 = every step)",
-        type=int,
-    )
-    add("--seed", "seed of data, model and noise", type=int)
-    add("--device", "auto (cuda > mps > cpu), cpu, cuda, mps")
+    """One flag per setting of a run (`config.SETTINGS`), shared by `train`, `compare` and the
+    app's scripted start. Their default is None, so a command knows which flags were given (a
+    resume changes only those); the help shows the setting's own default."""
+    for d in SETTINGS:
+        if d.flag is None:
+            continue
+        kwargs: dict[str, Any] = {}
+        if d.base is bool:
+            kwargs["action"] = "store_false" if d.default else "store_true"
+        else:
+            kwargs["type"] = _FlagValue(d)
+            if d.setting.choices:
+                kwargs["metavar"] = "{" + ",".join(str(c.value) for c in d.setting.choices) + "}"
+        p.add_argument(d.flag, dest=d.name, default=None, help=_flag_help(d), **kwargs)
+
+
+class _FlagValue:
+    """A flag's text as its setting's type (its range is checked with the whole config, as
+    one line); `--path` takes its parameters inline (`ot:sigma_min=0.05`)."""
+
+    def __init__(self, described: Described) -> None:
+        self.described = described
+        self.__name__ = described.name  # argparse names it in "invalid <name> value"
+
+    def __call__(self, text: str) -> Any:
+        try:
+            if self.described.name == "path":
+                return path_values(text)
+            return self.described.parse(text)
+        except (ValueError, ConfigError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _flag_help(d: Described) -> str:
+    """The setting's label and help, its bounds and what its default means."""
+    s = d.setting
+    text = s.help
+    if d.base is bool:
+        return f"{text} This flag turns it {'off' if d.default else 'on'}."
+    if s.low is not None or s.high is not None:
+        text += f" Range {s.bounds_text()}."
+    default = s.none if d.default is None else d.default
+    return f"{text} (default: {default})" if default not in ("", None) else text
 
 
 def _given_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The TrainConfig fields whose flags were given (the others are None)."""
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    """The settings whose flags were given (the others are None); `--path ot:sigma_min=0.1`
+    gives the path and its parameters, each at most once."""
+    names = {d.name for d in SETTINGS}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    for key, value in given.pop("path", {}).items():
+        if key in given:
+            raise CLIError(f"{key} is given twice: in --path and as --{key.replace('_', '-')}")
+        given[key] = value
+    return given
 
 
-def _solver_kwargs(args: argparse.Namespace) -> dict:
-    for flag, value in (("--atol", args.atol), ("--rtol", args.rtol)):
-        if not value > 0:  # also NaN
-            raise CLIError(f"{flag} must be a positive tolerance, got {value:g}")
-    if args.solver in ADAPTIVE and (args.steps or args.nfe):
-        raise CLIError(f"--steps/--nfe are for fixed-step solvers; '{args.solver}' is adaptive")
-    if args.solver not in ADAPTIVE and args.steps is None and args.nfe is None:
-        args.steps = 50
-    return {
-        "method": args.solver,
-        "steps": args.steps,
-        "nfe": args.nfe,
-        "atol": args.atol,
-        "rtol": args.rtol,
-    }
+def _solver(args: argparse.Namespace) -> SolverSpec:
+    """The solver the flags describe (a fixed-step one without --steps/--nfe takes 50 steps;
+    tolerances only matter to adaptive ones)."""
+    if args.solver in ADAPTIVE:
+        if args.steps is not None or args.nfe is not None:
+            raise CLIError(f"--steps/--nfe are for fixed-step solvers; '{args.solver}' is adaptive")
+        return SolverSpec(args.solver, atol=args.atol, rtol=args.rtol)
+    steps = 50 if args.steps is None and args.nfe is None else args.steps
+    return SolverSpec(args.solver, steps=steps, nfe=args.nfe, atol=args.atol, rtol=args.rtol)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         type=Path,
         help="continue the run in this directory; flags given change only what a run may "
-        "change as it goes (steps, lr, schedule, warmup, batch size, EMA, clipping, device); "
-        "--steps is the new total, and the LR schedule stretches to it",
+        f"change as it goes ({', '.join(RESUME_SETTINGS)}); --steps is the new total, and the "
+        "LR schedule stretches to it",
     )
     _add_overwrite(p, "a run (or anything) already in --out, at the first save")
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
@@ -514,7 +501,7 @@ def _train_loop(
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    kwargs = _solver_kwargs(args)
+    solver = _solver(args)
     _check_counts(args, "n")
     console = Console(args.quiet)
     out = check_name(args.out)
@@ -530,7 +517,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     n = args.n or (64 if images else 5000)
     console.phase(f"sampling {n} {'images' if images else 'points'} with {args.solver}")
     start = time.perf_counter()
-    result = flow.sample(n, seed=args.seed, **kwargs)
+    result = flow.sample(n, seed=args.seed, solver=solver)
     elapsed = time.perf_counter() - start
     samples = result.x.float().cpu().numpy()
     if images:
@@ -562,18 +549,18 @@ def _write_images(samples: np.ndarray, out: Path, scale: int) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """The report as one JSON line on stdout; its phases, timed, on stderr."""
-    kwargs = _solver_kwargs(args)
+    solver = _solver(args)
     _check_counts(args, "n", "nll_n")
     console = Console(args.quiet)
     if io.read_header(args.run)["config"].is_image:
         report = evaluate_images(
             args.run, n=args.n or 64, nll_n=args.nll_n or 128, seed=args.seed,
-            device=args.device, progress=console.phase, **kwargs,
+            device=args.device, progress=console.phase, solver=solver,
         )  # fmt: skip
     else:
         report = evaluate(
             args.run, n=args.n or 5000, nll_n=args.nll_n or 1000, seed=args.seed,
-            device=args.device, progress=console.phase, **kwargs,
+            device=args.device, progress=console.phase, solver=solver,
         )  # fmt: skip
     console.phase("done")
     print(json.dumps(report))
@@ -617,10 +604,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     target = next(iter(trainers.values())).target(args.n, base.seed + 1).numpy()
     extent = max(abs(b) for b in plot_bounds(target))  # a square about 0 that holds the data
     panels = [figure.scatter(target, "target", (30, 30, 30), extent)]
+    figure_solver = f"{FIGURE_SOLVER.method}, {FIGURE_SOLVER.planned_nfe} NFE"
     for name, trainer in trainers.items():
-        samples = trainer.flow().sample(args.n, seed=base.seed, method="rk4", steps=16).x
+        samples = trainer.flow().sample(args.n, seed=base.seed, solver=FIGURE_SOLVER).x
         panels.append(
-            figure.scatter(samples.numpy(), f"{name} (rk4, 64 NFE)", (200, 50, 40), extent)
+            figure.scatter(samples.numpy(), f"{name} ({figure_solver})", (200, 50, 40), extent)
         )
     figure.row([*panels, chart]).save(out / "compare.png")
     for row in table:

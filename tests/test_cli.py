@@ -242,7 +242,7 @@ def test_bad_thread_count_is_one_clear_line(run_dir, tmp_path, capsys, thread_ca
 
 
 def test_help_shows_every_default_once(capsys, monkeypatch):
-    from fmstudio.core.config import TrainConfig
+    from fmstudio.core.config import SETTINGS, TrainConfig
 
     monkeypatch.setenv("COLUMNS", "100")
     texts = {}
@@ -251,8 +251,12 @@ def test_help_shows_every_default_once(capsys, monkeypatch):
             main([command, "--help"])
         texts[command] = " ".join(capsys.readouterr().out.split())
     d = TrainConfig()
-    assert f"--steps STEPS training steps (default: {d.steps})" in texts["train"]
-    assert f"--lr LR peak learning rate (default: {d.lr})" in texts["train"]
+    assert "--steps STEPS Total training steps;" in texts["train"]
+    assert f"(default: {d.steps}) --ema-decay" in texts["train"]
+    assert "--sigma SIGMA icfm: " in texts["train"] and "(default: the path's own" in texts["train"]
+    for setting in SETTINGS:  # every setting of a run has its flag wherever a run is configured
+        for command in ("train", "compare", "app"):
+            assert f"{setting.flag} " in texts[command], (setting.name, command)
     assert "--solver {" in texts["eval"] and "(default: dopri5)" in texts["eval"]
     for command, text in texts.items():
         assert "(default: None)" not in text, command
@@ -263,7 +267,8 @@ def test_help_shows_every_default_once(capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["sample", "RUN", "--solver", "dopri5", "--atol", "0", "--rtol", "0"], "--atol"),
+        (["sample", "RUN", "--solver", "dopri5", "--atol", "0", "--rtol", "0"],
+         "atol must be a positive"),
         (["sample", "RUN", "--solver", "dopri5", "--atol", "1e-300", "--rtol", "1e-300"],
          "loosen them"),
         (["sample", "RUN", "--device", "cuda"], "CUDA is not available"),

@@ -19,6 +19,7 @@ from fmstudio.core import io
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
 from fmstudio.core.evaluate import image_bits_per_dim
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 from fmstudio.core.training import Trainer, resolve_device
 
 DEVICE = os.environ.get("FMSTUDIO_GPU_CHECK_DEVICE", "cuda")
@@ -106,7 +107,7 @@ def test_the_app_engine_trains_and_samples_on_the_device(kind):
         if not engine.busy:
             break
         engine.tick()
-    engine.sample({"method": "euler", "steps": 8, "n": 64})
+    engine.sample(SampleRequest(64, 0, SolverSpec.fixed("euler", 8)))
     if kind == "points":
         engine.measure(300)
     kinds = [event for event, _ in events]

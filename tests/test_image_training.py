@@ -13,6 +13,7 @@ from fmstudio.cli import main
 from fmstudio.core import io
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.evaluate import image_bits_per_dim
+from fmstudio.core.solver_spec import SolverSpec
 from fmstudio.core.training import Trainer
 
 SMALL = TrainConfig(
@@ -55,7 +56,7 @@ def test_bad_image_settings_are_config_errors():
 def test_bits_per_dim_of_an_untrained_model_is_finite_and_of_the_right_size():
     trainer = Trainer(SMALL)
     images = trainer.target(16, seed=0)
-    bpd = image_bits_per_dim(trainer.flow(), images, levels=17, method="rk4", steps=4)
+    bpd = image_bits_per_dim(trainer.flow(), images, levels=17, solver=SolverSpec.fixed("rk4", 4))
     # 17 levels carry at most log2(17) ≈ 4.09 bits of information per pixel; a random model
     # is worse than uniform but not absurdly so.
     assert 2.0 < bpd < 40.0

@@ -10,6 +10,7 @@ from fmstudio.core.flow import FlowModel
 from fmstudio.core.models.mlp import MLP
 from fmstudio.core.paths import make_path
 from fmstudio.core.reflow import PRIOR_STD_TOLERANCE, reflow_pairs
+from fmstudio.core.solver_spec import SolverSpec
 
 
 def flow(path: str, **params: float) -> FlowModel:
@@ -31,7 +32,7 @@ def flow(path: str, **params: float) -> FlowModel:
 def test_reflow_accepts_every_path_whose_prior_is_standard_normal(path, params):
     f = flow(path, **params)
     assert abs(f.path.prior_std() - 1.0) <= PRIOR_STD_TOLERANCE
-    x0, x1 = reflow_pairs(f, 20, seed=1, steps=4)
+    x0, x1 = reflow_pairs(f, 20, seed=1, solver=SolverSpec.fixed("rk4", 4))
     assert x0.shape == x1.shape == (20, 2) and torch.isfinite(x1).all()
     assert torch.equal(x0, f.prior(20, (2,), torch.Generator().manual_seed(1)))
 
@@ -47,6 +48,6 @@ def test_reflow_accepts_every_path_whose_prior_is_standard_normal(path, params):
 )
 def test_reflow_refuses_another_prior_and_names_the_path(path, params, said):
     with pytest.raises(ValueError, match=r"N\(0, I\)") as refused:
-        reflow_pairs(flow(path, **params), 20, seed=1, steps=4)
+        reflow_pairs(flow(path, **params), 20, seed=1, solver=SolverSpec.fixed("rk4", 4))
     message = str(refused.value)
     assert all(text in message for text in said), message

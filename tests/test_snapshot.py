@@ -27,6 +27,7 @@ from fmstudio.core.snapshot import (
     smoothed,
     trajectories,
 )
+from fmstudio.core.solver_spec import SolverSpec
 
 
 class Shift(nn.Module):
@@ -126,7 +127,7 @@ def test_exact_marginal_field_matches_core_marginal_velocity():
 def test_trajectories_follow_the_closed_form_flow():
     x0 = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
     times = frame_times(make_path("ot"), 5)
-    traj = trajectories(flow_of(Contract()), x0, times, method="rk4", steps=40)
+    traj = trajectories(flow_of(Contract()), x0, times, SolverSpec.fixed("rk4", 40))
     expected = x0.numpy()[None] * np.exp(-times)[:, None, None]
     assert traj.points.shape == (5, 50, 2)
     assert np.allclose(traj.points, expected, atol=1e-5)
@@ -175,7 +176,8 @@ def test_sample_run_reports_exact_samples_nfe_and_w2(method, steps):
     x0 = torch.randn(200, 2, generator=torch.Generator().manual_seed(1))
     flow = flow_of(Shift())
     target = x0 + torch.tensor([1.0, -2.0])
-    run = sample_run(flow, x0, method=method, steps=steps, target=target)
+    solver = SolverSpec(method) if steps is None else SolverSpec.fixed(method, steps)
+    run = sample_run(flow, x0, solver, target=target)
     assert np.allclose(run.trajectories.samples, target.numpy(), atol=1e-5)
     assert run.w2 == pytest.approx(0.0, abs=1e-3)
     if steps is not None:
@@ -186,14 +188,10 @@ def test_sample_run_reports_exact_samples_nfe_and_w2(method, steps):
 def test_sample_run_says_how_many_points_its_w2_compared():
     x0 = torch.randn(300, 2, generator=torch.Generator().manual_seed(1))
     target = torch.randn(5000, 2, generator=torch.Generator().manual_seed(2))
-    run = sample_run(flow_of(Shift()), x0, method="euler", steps=2, target=target, w2_points=200)
+    euler = SolverSpec.fixed("euler", 2)
+    run = sample_run(flow_of(Shift()), x0, euler, target=target, w2_points=200)
     assert run.w2_points == 200 and run.w2_floor is None  # the floor is the engine's to add
-    assert sample_run(flow_of(Shift()), x0, method="euler", steps=2).w2_points == 0
-
-
-def test_sample_run_needs_steps_for_fixed_step_solvers():
-    with pytest.raises(ValueError, match="steps"):
-        sample_run(flow_of(Shift()), torch.zeros(4, 2), method="rk4", steps=None)
+    assert sample_run(flow_of(Shift()), x0, euler).w2_points == 0
 
 
 def _snap(start, losses, **parts):

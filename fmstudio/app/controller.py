@@ -34,6 +34,7 @@ from fmstudio.app.threads import WorkerGuards, start_thread, stop_thread
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import Dataset2D
 from fmstudio.core.snapshot import Snapshot
+from fmstudio.core.solver_spec import SampleRequest
 
 JOIN_SECONDS = 15.0
 EXIT_SECONDS = 5.0
@@ -250,8 +251,8 @@ class Controller(QObject):
         """The range the field view shows: the process computes the arrows over it."""
         self._send("set_field_box", tuple(box))
 
-    def sample(self, request: dict) -> None:
-        self._send("sample", dict(request))
+    def sample(self, request: SampleRequest) -> None:
+        self._send("sample", request)
 
     def save_model(self, directory: str) -> None:
         self._send("save_model", directory)

@@ -30,6 +30,7 @@ from fmstudio.core.data import Dataset2D, DatasetError
 from fmstudio.core.evaluate import image_bits_per_dim
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.reflow import reflow_trainer
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 from fmstudio.core.training import DivergenceError, Trainer, lr_factor
 
 TARGET_POINTS = 5000
@@ -45,8 +46,8 @@ FIELD_FRAMES = 11
 TRAJECTORY_FRAMES = 13
 """Frames of the live trajectories; the midpoint solve takes one step per frame (24 NFE)."""
 SAMPLES = 1500
-"""Live model samples (and the histogram density): fixed noise, a 4-step midpoint solve."""
-SAMPLE_STEPS = 4
+"""Live model samples (and the histogram density): fixed noise, `SAMPLE_SOLVER`."""
+SAMPLE_SOLVER = SolverSpec.fixed("midpoint", 4)
 CHUNK_SECONDS = 0.015
 """Aim for chunks this long: short enough that commands wait little, long enough to be cheap."""
 HEAVY_SHARE = 0.07
@@ -59,7 +60,8 @@ IMAGES = 64
 IMAGE_FRAMES = 9
 """Image runs: frames of x_t kept along t (the strip's columns); 8 midpoint steps."""
 BPD_IMAGES = 64
-"""Image runs: held-out images whose bits/dim is estimated live (rk4, 8 steps, Hutchinson)."""
+"""Image runs: held-out images whose bits/dim is estimated live (`BPD_SOLVER`, Hutchinson)."""
+BPD_SOLVER = SolverSpec.fixed("rk4", 8)
 HEAVY_INTERVALS = {
     "trajectories": 0.2,
     "samples": 0.25,
@@ -326,22 +328,19 @@ class Engine:
         if self.trainer is not None and self.state != "training" and self._wants("field"):
             self._publish(force_heavy=True, only=frozenset({"field"}))
 
-    def sample(self, request: dict) -> None:
+    def sample(self, request: SampleRequest) -> None:
         """Sample the EMA model with the requested solver; sends `sampled` or `failed`."""
         if self.trainer is None:
             self._fail("Nothing to sample yet: start a run or open a model first.")
             return
         flow = self.trainer.flow()
-        gen = torch.Generator(device=flow.device).manual_seed(int(request.get("seed", 0)))
+        gen = torch.Generator(device=flow.device).manual_seed(request.seed)
         try:
-            x0 = flow.prior(int(request["n"]), flow.data_shape, gen)
+            x0 = flow.prior(request.n, flow.data_shape, gen)
             run = snap.sample_run(
                 flow,
                 x0,
-                method=request["method"],
-                steps=request.get("steps"),
-                atol=float(request.get("atol", 1e-5)),
-                rtol=float(request.get("rtol", 1e-5)),
+                request.solver,
                 target=None if self._is_image else self._target_tensor(),
                 max_frames=IMAGE_FRAMES - 1 if self._is_image else 64,
             )
@@ -523,8 +522,8 @@ class Engine:
         flow, x0 = self._flow_and_noise()
         frames = IMAGE_FRAMES if self._is_image else TRAJECTORY_FRAMES
         times = snap.frame_times(flow.path, frames)
-        steps = frames - 1
-        return {"trajectories": snap.trajectories(flow, x0, times, "midpoint", steps)}
+        solver = SolverSpec.fixed("midpoint", frames - 1)  # one step per frame
+        return {"trajectories": snap.trajectories(flow, x0, times, solver)}
 
     def _conditional(self) -> dict:
         """A few noise particles paired with target points by the run's own coupling (exact
@@ -543,8 +542,7 @@ class Engine:
         flow = self.trainer.flow()
         gen = torch.Generator(device=flow.device).manual_seed(99)
         x0 = flow.prior(SAMPLES, (2,), gen)
-        steps = SAMPLE_STEPS
-        samples = flow.sample(len(x0), x0=x0, method="midpoint", steps=steps).x
+        samples = flow.sample(len(x0), x0=x0, solver=SAMPLE_SOLVER).x
         points = samples.float().cpu().numpy().copy()
         parts: dict = {"samples": points}
         if self._histogram:
@@ -574,7 +572,7 @@ class Engine:
         levels = trainer.held_out.levels
         flow = trainer.flow()
         try:
-            return {"bits_per_dim": image_bits_per_dim(flow, images, levels, method="rk4", steps=8)}
+            return {"bits_per_dim": image_bits_per_dim(flow, images, levels, solver=BPD_SOLVER)}
         except FloatingPointError:
             return {}  # a diverging model: the loss curve and the banner say so
 

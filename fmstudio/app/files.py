@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
     QFileDialog,
     QInputDialog,
     QMainWindow,
-    QSpinBox,
 )
 
 from fmstudio.app import export
@@ -164,7 +162,7 @@ class FileActions:
             model_dir=model_dir,
             view={
                 "t": w.time_bar.time(),
-                "sampling": w.sampling_panel.request(),
+                "sampling": w.sampling_panel.request().to_flat(),
                 "brush": w.data_panel.brush_size(),
             },
         )
@@ -185,7 +183,7 @@ class FileActions:
 
     def open_session(self, path: str | Path) -> bool:
         """Open a session file; True once it is the window's. A bad file (unreadable, a wrong
-        field, a model outside its folder, a setting the panels cannot show) changes nothing
+        field, a model outside its folder) changes nothing
         and says why in the banner. Its model loads in the training process, after a fresh
         model on the session's settings: if that load fails, the banner says so and the
         window still shows what the session asked for."""
@@ -193,7 +191,6 @@ class FileActions:
         path = Path(path)
         try:
             session = load_session(path)
-            self._check_shown(path, session.config)
         except SessionError as exc:
             w.show_error(f"Cannot open the session: {exc}")
             if not path.exists():
@@ -209,22 +206,6 @@ class FileActions:
             w.controller.load_model(str(session.model_dir))
         w.statusBar().showMessage(f"Opened session {path}", 5000)
         return True
-
-    def _check_shown(self, path: Path, config: TrainConfig) -> None:
-        """SessionError for a setting beyond its control's range: the panel would clamp it
-        (or overflow), so the window would silently train on something else."""
-        panel = self.window.settings_panel
-        for name, value in config.to_dict().items():
-            try:
-                widget = panel.widget(name)
-            except KeyError:  # a field without a control: kept as it is
-                continue
-            if not isinstance(widget, QSpinBox | QDoubleSpinBox) or value is None:
-                continue
-            low, high = widget.minimum(), widget.maximum()
-            if not low <= value <= high:
-                allowed = f"[{low:g}, {high:g}]"
-                raise SessionError(path, f"config '{name}' = {value:g} is outside {allowed}")
 
     def _apply_session(self, session: Session) -> None:
         """Show a checked session in the panels (nothing here can fail on its values)."""
@@ -243,7 +224,7 @@ class FileActions:
         w.settings_panel.set_config(session.config)
         view = session.view
         if view.get("sampling") is not None:
-            w.sampling_panel.set_request(view["sampling"])
+            w.sampling_panel.restore(view["sampling"])
         if view.get("t") is not None:
             w.time_bar.set_time(float(view["t"]))
 

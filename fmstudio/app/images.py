@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -30,12 +31,15 @@ from fmstudio.app import ask, export
 from fmstudio.app.controller import Controller
 from fmstudio.app.panels import forms
 from fmstudio.app.panels.sampling import SamplingPanel
+from fmstudio.app.panels.settings import EditEffect, SettingsPanel, edit_effect
 from fmstudio.app.screen import fit_to_screen
 from fmstudio.app.views import LossView
 from fmstudio.app.views.images import BitsPerDimView, ImageTilesView
 from fmstudio.core import imagegrid
-from fmstudio.core.config import ALL_PATHS, UNET_PRESETS, ConfigError, TrainConfig
+from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.schema import Applies
 from fmstudio.core.snapshot import SampleRun
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 
 DEFAULT_CONFIG = TrainConfig(
     dataset="digits",
@@ -122,11 +126,12 @@ class ImageWindow(QMainWindow):
         central = QWidget()
         column = QVBoxLayout(central)
         column.addLayout(self._build_run_row(config))
+        self._build_settings_dock(config)
         column.addWidget(self.error)
         column.addLayout(grid, 1)
         self.setCentralWidget(central)
         self.sampling_panel = SamplingPanel()
-        self.sampling_panel.set_request({"n": 64, "method": "midpoint", "steps": 16})
+        self.sampling_panel.set_request(SampleRequest(64, 0, SolverSpec.fixed("midpoint", 16)))
         self.sampling_panel.sampleRequested.connect(self.sample)
         dock = QDockWidget("Sampling", self)
         dock.setObjectName("dock_imageSampling")
@@ -138,62 +143,20 @@ class ImageWindow(QMainWindow):
         self.status.setObjectName("imageStatus")
         self.statusBar().addPermanentWidget(self.status)
 
-    def _build_run_row(self, config: TrainConfig) -> QVBoxLayout:
+    def _build_run_row(self, config: TrainConfig) -> QHBoxLayout:
+        """The images to learn and the run's buttons; the settings are in their own dock."""
         self.source = forms.combo(
-            "imageSource",
+            "setting_dataset",
             "The images to learn: the built-in 8×8 digits (offline), or files you have",
             [(label, kind, "") for kind, label in SOURCES],
         )
         self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.source.activated.connect(self._on_source_chosen)
         self.source_label = forms.hint_label("imageSpec", config.dataset)
-        self.image_size = forms.int_spin(
-            "imageSize",
-            "Resize images to this many pixels a side, or keep the size they are stored at",
-            0,
-            256,
-            0,
-            special="stored size",  # 0: do not resize
-        )
-        self.image_size.setSuffix(" px")
-        self.image_size.setValue(config.image_size or 0)
-        self.channels = forms.combo(
-            "imageChannels",
-            "Grayscale or colour (as stored: the dataset's own)",
-            [("as stored", None, ""), ("grayscale", 1, ""), ("RGB", 3, "")],
-        )
-        forms.set_combo_value(self.channels, config.channels)
-        self.unet = forms.combo(
-            "imageUnet",
-            "U-Net size: tiny trains on a CPU in minutes; small and base want a GPU",
-            [(name, name, "") for name in UNET_PRESETS],
-        )
-        forms.set_combo_value(self.unet, config.unet)
-        self.path = forms.combo(
-            "imagePath", "Probability path (or path + coupling preset)", list(ALL_PATHS)
-        )
-        forms.set_combo_value(self.path, config.path)
-        self.steps = forms.int_spin("imageSteps", "Training steps", 1, 10_000_000, config.steps)
-        self.batch = forms.int_spin("imageBatch", "Images per step", 2, 4096, config.batch_size)
-        self.lr = forms.sci_spin("imageLr", "Peak learning rate", 1e-6, 1.0, config.lr)
-        self._base = config
-        top = QHBoxLayout()
-        for label, widget in (
-            ("Data", self.source),
-            ("", self.source_label),
-            ("image size", self.image_size),
-            ("", self.channels),
-            ("U-Net", self.unet),
-            ("path", self.path),
-        ):
-            if label:
-                top.addWidget(QLabel(label))
-            top.addWidget(widget)
-        top.addStretch(1)
-        bottom = QHBoxLayout()
-        for label, widget in (("steps", self.steps), ("batch", self.batch), ("lr", self.lr)):
-            bottom.addWidget(QLabel(label))
-            bottom.addWidget(widget)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Data"))
+        row.addWidget(self.source)
+        row.addWidget(self.source_label, 1)
         for name, text, slot, tip in (
             ("imageNewRun", "New run", self.reset_run, "A fresh model with these settings"),
             ("imageTrain", "Train", self.toggle_training, "Train or pause (Space)"),
@@ -208,30 +171,40 @@ class ImageWindow(QMainWindow):
         ):
             button = forms.push_button(name, text, tip)
             button.clicked.connect(slot)
-            bottom.addWidget(button)
+            row.addWidget(button)
             if name == "imageTrain":
                 self.train_button = button
-        bottom.addStretch(1)
-        rows = QVBoxLayout()
-        rows.addLayout(top)
-        rows.addLayout(bottom)
-        return rows
+        return row
+
+    def _build_settings_dock(self, config: TrainConfig) -> None:
+        """Every setting of an image run, generated from the settings' descriptions."""
+        self.settings_panel = SettingsPanel(applies=Applies.IMAGES, config=config)
+        self.settings_panel.changed.connect(self.change_setting)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.settings_panel)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(self.settings_panel.sizeHint().width() + bar + 4)
+        dock = QDockWidget("Settings", self)
+        dock.setObjectName("dock_imageSettings")
+        dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
     # ---- runs -----------------------------------------------------------------------------
 
     def current_config(self) -> TrainConfig:
-        """The settings row as a TrainConfig (ConfigError if impossible)."""
-        return dataclasses.replace(
-            self._base,
-            dataset=self.spec,
-            image_size=self.image_size.value() or None,
-            channels=self.channels.currentData(),
-            unet=self.unet.currentData(),
-            path=self.path.currentData(),
-            steps=self.steps.value(),
-            batch_size=self.batch.value(),
-            lr=self.lr.value(),
-        ).validate()
+        """The settings as a TrainConfig on the chosen images (ConfigError if impossible)."""
+        return dataclasses.replace(self.settings_panel.config(), dataset=self.spec).validate()
+
+    def change_setting(self, name: str, value: object) -> None:
+        """A settings edit: live ones go to the running trainer; one that shapes the run
+        starts a fresh model while nothing is trained yet, else waits for New run."""
+        effect = edit_effect(name, has_steps=self.step > 0 or self.state == "training")
+        if effect is EditEffect.LIVE:
+            self.controller.update_settings({name: value})
+        elif effect is EditEffect.NEW_RUN:
+            self.new_run()
 
     def new_run(self) -> None:
         """A fresh model on the chosen images; the training process loads them."""
@@ -342,7 +315,7 @@ class ImageWindow(QMainWindow):
     def _on_sampled(self, run: SampleRun) -> None:
         self.sampling_panel.show_busy(False)
         self.sampling_panel.show_result(run.nfe, None, run.seconds)
-        caption = f"sampled: {run.method}, NFE {run.nfe}, {run.seconds:.2f} s"
+        caption = f"sampled: {run.solver.method}, NFE {run.nfe}, {run.seconds:.2f} s"
         self._show_frames(run.trajectories.points, caption)
 
     def _on_saved(self, path: str) -> None:

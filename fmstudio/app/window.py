@@ -31,7 +31,7 @@ from fmstudio.app.controller import Controller
 from fmstudio.app.engine import RunInfo
 from fmstudio.app.files import FileActions
 from fmstudio.app.panels import DataPanel, SamplingPanel, SettingsPanel
-from fmstudio.app.panels.settings import LOCKED_WHILE_TRAINING
+from fmstudio.app.panels.settings import EditEffect, edit_effect
 from fmstudio.app.prefs import Prefs
 from fmstudio.app.screen import fit_to_screen, fits_screen
 from fmstudio.app.views import (
@@ -47,7 +47,6 @@ from fmstudio.core.data import DatasetError, ImageDensity
 from fmstudio.core.data.drawing import Drawing
 from fmstudio.core.session import DataSource
 from fmstudio.core.snapshot import SampleRun, plot_bounds
-from fmstudio.core.training import LIVE_SETTINGS
 
 PREVIEW_POINTS = 3000
 COMPARE_SPEC = "ot,vp,otcfm"
@@ -517,9 +516,10 @@ class MainWindow(QMainWindow):
     def change_setting(self, name: str, value: object) -> None:
         """A settings edit: live ones go to the running trainer; the rest start a fresh model."""
         self.mark_changed()
-        if name in LIVE_SETTINGS:
+        effect = edit_effect(name, has_steps=self.step > 0 or self.state == "training")
+        if effect is EditEffect.LIVE:
             self.controller.update_settings({name: value})
-        elif name in LOCKED_WHILE_TRAINING and self.step == 0 and self.state != "training":
+        elif effect is EditEffect.NEW_RUN:
             self.new_run()
 
     def open_compare(self, spec: str = COMPARE_SPEC):

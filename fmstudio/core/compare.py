@@ -11,7 +11,6 @@ path and coupling.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -20,11 +19,12 @@ from typing import Any
 import torch
 
 from fmstudio.core.atomic import atomic_write
-from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.config import TrainConfig
 from fmstudio.core.flow import FlowModel, nll_nats
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.metrics_flow import kinetic_energy, normalized_path_energy, straightness
 from fmstudio.core.progress import Progress, silent
+from fmstudio.core.solver_spec import SolverSpec
 from fmstudio.core.training import Trainer
 
 FIXED_LADDER: tuple[tuple[str, tuple[int, ...]], ...] = (
@@ -35,38 +35,8 @@ FIXED_LADDER: tuple[tuple[str, tuple[int, ...]], ...] = (
 """Fixed-step solvers and their step counts (NFE = steps × stages)."""
 ADAPTIVE_LADDER: tuple[tuple[str, tuple[float, ...]], ...] = (("dopri5", (1e-2, 1e-3, 1e-4)),)
 """Adaptive solvers and the tolerances (atol = rtol) they are run at."""
-REPORT_TOLERANCE = 1e-5
-"""The dopri5 tolerance whose spent NFE the table reports."""
-
-
-def parse_configs(spec: str, base: TrainConfig) -> list[tuple[str, TrainConfig]]:
-    """'ot,vp,otcfm' or 'ot:sigma_min=0.01,vp' → named configs sharing every other field.
-
-    Each item is a path (or preset) with optional `:key=value;key=value` overrides of the base
-    config; two items with the same text are an error, so every name is unique.
-    """
-    configs: list[tuple[str, TrainConfig]] = []
-    for item in (part.strip() for part in spec.split(",")):
-        if not item:
-            continue
-        path, _, overrides = item.partition(":")
-        values: dict[str, Any] = {"path": path}
-        for pair in filter(None, overrides.split(";")):
-            key, sep, raw = pair.partition("=")
-            if not sep:
-                raise ConfigError(f"'{pair}' in '{item}' is not key=value")
-            values[key.strip()] = _parse_value(raw.strip())
-        try:
-            config = dataclasses.replace(base, **values)
-        except TypeError as exc:
-            raise ConfigError(f"'{item}': {exc}") from None
-        configs.append((item, config.validate()))
-    names = [name for name, _ in configs]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"configurations must differ, got {names}")
-    if not configs:
-        raise ConfigError("give at least one configuration, e.g. --paths ot,vp")
-    return configs
+REPORT_SOLVER = SolverSpec.tolerance("dopri5", 1e-5)
+"""The adaptive solver whose spent NFE (and samples' W2) the table reports."""
 
 
 def folder_name(config: str) -> str:
@@ -84,15 +54,6 @@ def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
-def _parse_value(raw: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return None if raw == "none" else raw
-
-
 def train_interleaved(
     trainers: dict[str, Trainer],
     chunk: int = 50,
@@ -108,30 +69,29 @@ def train_interleaved(
                     callback(name, trainer)
 
 
-def solver_ladder() -> list[dict[str, Any]]:
+def solver_ladder() -> list[SolverSpec]:
     """The solver settings of the W2-vs-NFE table, cheapest first within each solver."""
-    rows: list[dict[str, Any]] = []
-    for method, steps in FIXED_LADDER:
-        rows += [{"solver": method, "steps": s, "tol": None} for s in steps]
-    for method, tols in ADAPTIVE_LADDER:
-        rows += [{"solver": method, "steps": None, "tol": tol} for tol in tols]
-    return rows
+    specs = [SolverSpec.fixed(method, s) for method, steps in FIXED_LADDER for s in steps]
+    specs += [SolverSpec.tolerance(method, tol) for method, tols in ADAPTIVE_LADDER for tol in tols]
+    return specs
+
+
+def ladder_row(spec: SolverSpec) -> dict[str, Any]:
+    """A solver setting as the table's columns: solver, steps (fixed) or tol (adaptive)."""
+    if spec.adaptive:
+        return {"solver": spec.method, "steps": None, "tol": spec.atol}
+    return {"solver": spec.method, "steps": spec.steps, "tol": None}
 
 
 @torch.no_grad()
 def w2_vs_nfe(flow: FlowModel, target: torch.Tensor, x0: torch.Tensor) -> list[dict[str, Any]]:
     """W2 of the samples from the same noise x0 to `target`, for every solver setting."""
     rows = []
-    for setting in solver_ladder():
-        kwargs: dict[str, Any] = {"method": setting["solver"]}
-        if setting["tol"] is None:
-            kwargs["steps"] = setting["steps"]
-        else:
-            kwargs.update(atol=setting["tol"], rtol=setting["tol"])
-        result = flow.sample(len(x0), x0=x0, **kwargs)
+    for spec in solver_ladder():
+        result = flow.sample(len(x0), x0=x0, solver=spec)
         samples = result.x.float().cpu()
         w2 = wasserstein2(samples, target[: len(x0)]) if torch.isfinite(samples).all() else None
-        rows.append({**setting, "nfe": result.nfe, "w2": w2})
+        rows.append({**ladder_row(spec), "nfe": result.nfe, "w2": w2})
     return rows
 
 
@@ -140,9 +100,7 @@ def flow_report(
 ) -> dict[str, float]:
     """Straightness, normalised path energy, adaptive NFE, W2 and NLL of one trained flow."""
     span = (flow.path.t_min, flow.path.t_max)
-    adaptive = flow.sample(
-        len(x0), x0=x0, method="dopri5", atol=REPORT_TOLERANCE, rtol=REPORT_TOLERANCE
-    )
+    adaptive = flow.sample(len(x0), x0=x0, solver=REPORT_SOLVER)
     samples = adaptive.x.float().cpu()
     w2 = wasserstein2(samples, target[: len(x0)])
     energy, _ = kinetic_energy(flow.model, x0, span=span)

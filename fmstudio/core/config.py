@@ -1,136 +1,346 @@
 """The run configuration: one flat, JSON-serialisable record that rebuilds a run exactly.
 
 It is what a checkpoint's `config.json` stores, what the CLI flags fill in and what the app's
-settings panel edits. `validate` turns every impossible setting into one clear `ConfigError`
-before any tensor is allocated.
+settings forms edit. Each field is described once, here, by its `Setting` (schema.py): the
+checks of `validate`, the CLI flags, the forms, their tooltips and what may change mid-run are
+all generated from these descriptions. A path's parameters are described by the path
+(path_specs.py) and stored here flat, under their own names, as config.json always has.
+
+Light on purpose: importing this module imports neither torch nor POT (the window reads it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fmstudio.core.couplings import COUPLINGS
-from fmstudio.core.data import Dataset2D, resolve_dataset
-from fmstudio.core.data.images import MAX_IMAGE_SIDE, ImageDataset, is_image_spec, resolve_images
-from fmstudio.core.models.mlp import ACTIVATIONS
-from fmstudio.core.paths import PATHS, PRESETS, resolve_preset
+from fmstudio.core import choices, path_specs, schema
+from fmstudio.core.data.images import is_image_spec
+from fmstudio.core.data.limits import MAX_IMAGE_SIDE
+from fmstudio.core.schema import Applies, Change, Choice, Group, check, described, setting
+
+if TYPE_CHECKING:
+    from fmstudio.core.data import Dataset2D
+    from fmstudio.core.data.images import ImageDataset
 
 
 class ConfigError(ValueError):
     """An impossible or unknown setting, named with the reason."""
 
 
+def _path_parameter(name: str, default: Any, **changes: Any) -> Any:
+    """A flat field for the path parameter `name`, described by the path(s) that take it."""
+    return dataclasses.field(
+        default=default, metadata={"setting": path_specs.flat_setting(name, **changes)}
+    )
+
+
+PATHS_OWN = "the path's own"
+"""How a path parameter left at None reads: the chosen path's default applies."""
+BIG = (1 << 31) - 1
+"""Bound of step counts: what a 32-bit spin box holds, and more steps than any run takes."""
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a run; the defaults train checkerboard well in ~1 min on CPU."""
 
-    dataset: str = "checkerboard"
-    jitter: float = 0.0
-    scale: float = 1.0
-    path: str = "ot"
-    coupling: str | None = None
-    sigma_min: float = 0.0
-    sigma: float | None = None
-    sigma_max: float | None = None
-    beta_min: float = 0.1
-    beta_max: float = 20.0
-    hidden: int = 256
-    depth: int = 3
-    activation: str = "silu"
-    time_dim: int = 32
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    warmup_steps: int = 100
-    batch_size: int = 256
-    steps: int = 10000
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    seed: int = 0
-    device: str = "auto"
-    ot_refresh: int = 1
-    image_size: int | None = None
-    channels: int | None = None
-    unet: str = "tiny"
-    held_out: int = 256
-    amp: bool = True
+    dataset: str = setting(
+        "checkerboard",
+        "Dataset",
+        "points: a preset name or a .npy/.csv/.png file; images: digits (offline), mnist:PATH, "
+        "fashion-mnist:PATH, cifar10:PATH or folder:PATH",
+        Group.DATA,
+        form=False,
+    )
+    jitter: float = setting(
+        0.0,
+        "Noise",
+        "Std of Gaussian noise added to the points (drawn points: each time a batch draws "
+        "them); 0 = the points as they are.",
+        Group.DATA,
+        low=0.0,
+        high=100.0,
+        change=Change.LIVE,
+        applies=Applies.POINTS,
+        form=False,
+    )
+    scale: float = setting(
+        1.0,
+        "Scale",
+        "Presets: multiply the points by this, about the origin where the noise N(0, I) sits.",
+        Group.DATA,
+        low=0.0,
+        low_open=True,
+        high=1000.0,
+        applies=Applies.POINTS,
+        form=False,
+    )
+    path: str = setting(
+        "ot",
+        "Path",
+        "The probability path p_t(x | x1): how a noise point x0 (t = 0) is carried to a data "
+        "point x1 (t = 1) during training; presets combine a path with a coupling. Its "
+        "parameters may follow: ot:sigma_min=0.05.",
+        Group.PATH,
+        choices=tuple(
+            Choice(
+                name,
+                f"{name} (preset)" if name in path_specs.PRESETS else name,
+                path_specs.describe(name),
+            )
+            for name in path_specs.ALL_PATHS
+        ),
+    )
+    coupling: str | None = setting(
+        None,
+        "Coupling",
+        "How noise x0 and data x1 are paired in each minibatch before the path is applied; "
+        "auto: independent, or the coupling a preset implies.",
+        Group.PATH,
+        choices=choices.COUPLINGS,
+        none="auto (from path)",
+    )
+    sigma_min: float = _path_parameter("sigma_min", 0.0)
+    sigma: float | None = _path_parameter("sigma", None, none=PATHS_OWN + " (icfm 0, sb 1)")
+    sigma_max: float | None = _path_parameter("sigma_max", None, none="data diameter")
+    beta_min: float = _path_parameter("beta_min", 0.1)
+    beta_max: float = _path_parameter("beta_max", 20.0)
+    hidden: int = setting(
+        256,
+        "Width",
+        "Width of each hidden layer of the velocity network v(x, t): wider fits finer detail "
+        "but trains slower.",
+        Group.MODEL,
+        low=1,
+        high=1 << 16,
+        step=32,
+        applies=Applies.POINTS,
+    )
+    depth: int = setting(
+        3,
+        "Layers",
+        "Number of hidden layers of the velocity MLP.",
+        Group.MODEL,
+        low=1,
+        high=64,
+        applies=Applies.POINTS,
+    )
+    activation: str = setting(
+        "silu",
+        "Activation",
+        "The MLP's nonlinearity; a smooth one keeps the field differentiable, which exact "
+        "likelihoods need.",
+        Group.MODEL,
+        choices=choices.ACTIVATIONS,
+        applies=Applies.POINTS,
+    )
+    time_dim: int = setting(
+        32,
+        "Time features",
+        "Size of the Fourier embedding of t that the MLP reads beside x (even): more features "
+        "let the field change faster along t.",
+        Group.MODEL,
+        low=2,
+        high=4096,
+        step=2,
+        applies=Applies.POINTS,
+    )
+    optimizer: str = setting(
+        "adam", "Optimizer", "The optimizer of the weights.", Group.OPTIMISATION,
+        choices=choices.OPTIMIZERS,
+    )  # fmt: skip
+    lr: float = setting(
+        2e-3,
+        "Learning rate",
+        "Peak learning rate, reached after warm-up. Too high diverges, too low learns slowly.",
+        Group.OPTIMISATION,
+        low=0.0,
+        low_open=True,
+        high=1e6,
+        log=True,
+        change=Change.LIVE,
+    )
+    weight_decay: float = setting(
+        0.0,
+        "Weight decay",
+        "Pulls the weights toward 0 each step (L2 for Adam, decoupled for AdamW); 0 = off.",
+        Group.OPTIMISATION,
+        low=0.0,
+        high=10.0,
+        zero="off",
+        step=1e-4,
+        decimals=5,
+        change=Change.LIVE,
+    )
+    schedule: str = setting(
+        "cosine",
+        "LR schedule",
+        "Learning-rate schedule after warm-up: constant, or a decay to 0 at the last step.",
+        Group.OPTIMISATION,
+        choices=choices.SCHEDULES,
+        change=Change.LIVE,
+    )
+    warmup_steps: int = setting(
+        100,
+        "Warm-up steps",
+        "Steps over which the learning rate ramps linearly from 0 to its peak, which steadies "
+        "the first updates.",
+        Group.OPTIMISATION,
+        low=0,
+        high=BIG,
+        change=Change.LIVE,
+    )
+    batch_size: int = setting(
+        256,
+        "Batch size",
+        "Pairs (x0, x1) per training step: larger gives smoother gradients and better OT "
+        "pairings, at more time per step.",
+        Group.OPTIMISATION,
+        low=2,
+        high=1 << 20,
+        change=Change.LIVE,
+    )
+    steps: int = setting(
+        10000,
+        "Steps",
+        "Total training steps; the learning-rate schedule ends here. Raise it to train a run on.",
+        Group.OPTIMISATION,
+        low=1,
+        high=BIG,
+        change=Change.LIVE,
+    )
+    ema_decay: float = setting(
+        0.999,
+        "EMA decay",
+        "Decay of the moving average of the weights that views and samples use: closer to 1 "
+        "is smoother but lags behind training; 0 = no averaging.",
+        Group.OPTIMISATION,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        decimals=5,
+        step=0.001,
+        change=Change.LIVE,
+    )
+    grad_clip: float = setting(
+        1.0,
+        "Grad clip",
+        "Clip the gradient norm to this value each step, which guards against loss spikes; "
+        "0 = off.",
+        Group.OPTIMISATION,
+        low=0.0,
+        high=1e6,
+        zero="off",
+        step=0.5,
+        change=Change.LIVE,
+    )
+    seed: int = setting(
+        0,
+        "Seed",
+        "Random seed of the run (weights, data draws, noise): the same seed and settings "
+        "reproduce a run.",
+        Group.RUN,
+        low=0,
+        high=(1 << 63) - 1,
+    )
+    device: str = setting(
+        "auto",
+        "Device",
+        "Where the model trains: auto picks a GPU when there is one, else the CPU; cuda:N "
+        "picks a GPU.",
+        Group.RUN,
+        choices=choices.DEVICES,
+        also=r"cuda:\d+",
+        change=Change.RESUME,
+    )
+    ot_refresh: int = setting(
+        1,
+        "OT refresh",
+        "With an OT or Sinkhorn coupling, reuse each coupled minibatch for this many steps "
+        "(fresh t each time): pairing costs far more than a step. 1 = re-pair every step.",
+        Group.OPTIMISATION,
+        low=1,
+        high=1 << 20,
+        change=Change.LIVE,
+    )
+    image_size: int | None = setting(
+        None,
+        "Image size",
+        "Resize images to this many pixels a side, or keep the size they are stored at.",
+        Group.IMAGES,
+        low=4,
+        high=MAX_IMAGE_SIDE,
+        none="stored size",
+        applies=Applies.IMAGES,
+    )
+    channels: int | None = setting(
+        None,
+        "Channels",
+        "Grayscale or colour; as stored: the dataset's own.",
+        Group.IMAGES,
+        choices=(Choice(1, "grayscale"), Choice(3, "RGB")),
+        none="as stored",
+        applies=Applies.IMAGES,
+    )
+    unet: str = setting(
+        "tiny",
+        "U-Net",
+        "U-Net size: tiny trains on a CPU in minutes; small and base want a GPU.",
+        Group.IMAGES,
+        choices=choices.UNET_SIZES,
+        applies=Applies.IMAGES,
+    )
+    held_out: int = setting(
+        256,
+        "Held out",
+        "Images held out from training, on which bits/dim is measured.",
+        Group.IMAGES,
+        low=1,
+        high=1 << 20,
+        applies=Applies.IMAGES,
+    )
+    amp: bool = setting(
+        True,
+        "Mixed precision",
+        "On a CUDA GPU, run the forward pass in bf16 autocast; off trains in fp32.",
+        Group.RUN,
+        flag="--no-amp",
+        change=Change.RESUME,
+    )
 
     def validate(self) -> TrainConfig:
-        """Check every field; returns self so calls chain. Raises ConfigError."""
+        """Check every field against its description, then what ties fields together;
+        returns self so calls chain. Raises ConfigError."""
+        check(self, ConfigError)
         try:
-            path, coupling = resolve_preset(self.path, self.coupling)
+            path, _ = path_specs.resolve_preset(self.path, self.coupling)
+            path_specs.PATH_PARAMS[path](**self.path_params())
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        if coupling not in COUPLINGS:
-            raise ConfigError(f"unknown coupling '{coupling}'; choose one of {list(COUPLINGS)}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation '{self.activation}'; choose {list(ACTIVATIONS)}")
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f"{f.name} must be a finite number, got {value}")
-        for name, (low, high) in SIZE_LIMITS.items():
-            value = getattr(self, name)
-            if value is not None and not low <= value <= high:
-                raise ConfigError(f"{name} must be in [{low}, {high}], got {value}")
         weights = self.hidden * (self.hidden * (self.depth - 1) + self.time_dim + 8)
         if weights > MAX_MLP_WEIGHTS:
             raise ConfigError(
                 f"hidden {self.hidden} x depth {self.depth} makes an MLP of ~{weights:.1e} "
                 f"weights, more than {MAX_MLP_WEIGHTS:.0e}: a 2-D flow needs far fewer"
             )
-        checks = [
-            (self.time_dim >= 2 and self.time_dim % 2 == 0, "time_dim must be even and >= 2"),
-            (self.optimizer in ("adam", "adamw"), "optimizer must be 'adam' or 'adamw'"),
-            (self.lr > 0, "lr must be > 0"),
-            (self.weight_decay >= 0, "weight_decay must be >= 0"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {list(SCHEDULES)}"),
-            (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
-            (self.grad_clip >= 0, "grad_clip must be >= 0 (0 disables clipping)"),
-            (self.jitter >= 0, "jitter must be >= 0"),
-            (self.scale > 0, "scale must be > 0"),
-            (0.0 <= self.sigma_min < 1.0, "sigma_min must be in [0, 1)"),
-            (self.sigma is None or self.sigma >= 0, "sigma must be >= 0"),
-            (self.sigma_max is None or self.sigma_max > 0, "sigma_max must be > 0"),
-            (0 < self.beta_min <= self.beta_max, "need 0 < beta_min <= beta_max"),
-            (
-                self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
-                "device must be auto, cpu, cuda, cuda:N or mps",
-            ),
-            (self.channels in (None, 1, 3), "channels must be 1 or 3"),
-            (self.unet in UNET_PRESETS, f"unet must be one of {list(UNET_PRESETS)}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        if path == "sb" and self.sigma == 0:
-            raise ConfigError("the Schrödinger-bridge path needs sigma > 0")
+        if self.time_dim % 2:
+            raise ConfigError(f"time_dim must be even, got {self.time_dim}")
         return self
 
     @property
     def path_name(self) -> str:
-        return resolve_preset(self.path, self.coupling)[0]
+        return path_specs.resolve_preset(self.path, self.coupling)[0]
 
     @property
     def coupling_name(self) -> str:
-        return resolve_preset(self.path, self.coupling)[1]
+        return path_specs.resolve_preset(self.path, self.coupling)[1]
 
     def path_params(self) -> dict[str, float]:
         """The parameters the chosen path takes, from the flat fields (None = path default)."""
-        name = self.path_name
-        params: dict[str, float | None] = {
-            "ot": {"sigma_min": self.sigma_min},
-            "vp": {"beta_min": self.beta_min, "beta_max": self.beta_max},
-            "ve": {"sigma_max": self.sigma_max},
-            "cosine": {},
-            "icfm": {"sigma": self.sigma},
-            "sb": {"sigma": self.sigma},
-        }[name]
-        return {k: v for k, v in params.items() if v is not None}
+        values = {d.name: getattr(self, d.name) for d in path_specs.parameters(self.path)}
+        return {k: v for k, v in values.items() if v is not None}
 
     @property
     def is_image(self) -> bool:
@@ -140,6 +350,9 @@ class TrainConfig:
     def make_dataset(self) -> Dataset2D | ImageDataset:
         """The dataset this config names (DatasetError if bad): 2-D points with their jitter
         and scale, or images at `image_size` with `channels`."""
+        from fmstudio.core.data import resolve_dataset
+        from fmstudio.core.data.images import resolve_images
+
         if self.is_image:
             return resolve_images(self.dataset, size=self.image_size, channels=self.channels)
         return resolve_dataset(self.dataset, jitter=self.jitter, scale=self.scale)
@@ -174,36 +387,23 @@ class TrainConfig:
         """Rebuild from JSON; unknown keys and wrong types are a ConfigError, never ignored."""
         if not isinstance(data, dict):
             raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        fields = {d.name: d for d in described(cls)}
         unknown = set(data) - set(fields)
         if unknown:
             raise ConfigError(f"unknown config keys {sorted(unknown)}")
         for key, value in data.items():
-            if not _type_ok(fields[key].type, value):
-                raise ConfigError(f"config key '{key}' has a bad value {_shorten(value)}")
+            problem = fields[key].problem(value)
+            if problem is not None:
+                raise ConfigError(f"config key '{key}': {problem}")
         return cls(**data).validate()
 
 
-SCHEDULES = ("constant", "cosine", "linear")
-RESUME_SETTINGS = (
-    "steps", "lr", "schedule", "warmup_steps", "batch_size", "ema_decay", "grad_clip",
-    "ot_refresh", "device", "amp",
-)  # fmt: skip
+RESUME_SETTINGS = schema.names_that_may(TrainConfig, Change.RESUME)
 """What a resumed run may change: how it goes on, not what it learns or from what."""
-SIZE_LIMITS: dict[str, tuple[int, int]] = {
-    "hidden": (1, 1 << 16),
-    "depth": (1, 64),
-    "time_dim": (2, 4096),
-    "batch_size": (2, 1 << 20),
-    "steps": (1, 1 << 31),
-    "warmup_steps": (0, 1 << 31),
-    "ot_refresh": (1, 1 << 20),
-    "held_out": (1, 1 << 20),
-    "image_size": (4, MAX_IMAGE_SIDE),
-    "seed": (0, (1 << 63) - 1),
-}
-"""Bounds of the size settings: past them a run cannot fit in memory or finish, and a config
-file that names such a size is refused before anything is allocated."""
+LIVE_SETTINGS = schema.names_that_may(TrainConfig, Change.LIVE)
+"""What a running trainer takes between steps; the others shape the model, path or data."""
+SETTINGS = described(TrainConfig)
+"""Every setting of a run, described (schema.Described), in field order."""
 MAX_MLP_WEIGHTS = 500_000_000
 """2 GB of fp32 weights (8 GB with Adam's moments and the EMA): beyond any 2-D flow."""
 UNET_PRESETS: dict[str, tuple[int, tuple[int, ...]]] = {
@@ -211,29 +411,4 @@ UNET_PRESETS: dict[str, tuple[int, tuple[int, ...]]] = {
     "small": (64, (1, 2, 2)),
     "base": (128, (1, 2, 2, 2)),
 }
-"""U-Net sizes (base channels, channel multiplier per level): tiny trains 8×8 digits on a
-laptop CPU in minutes; small suits 28×28 on a GPU or a patient CPU; base is for 32×32 RGB."""
-ALL_PATHS = sorted(PATHS) + sorted(PRESETS)
-
-
-def _shorten(value: Any, limit: int = 80) -> str:
-    """A bad value as a message shows it: a 100 000-element list is not a one-line error."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 5]}… ({type(value).__name__})"
-
-
-def _type_ok(annotation: str, value: Any) -> bool:
-    """Type check of a JSON value against a field annotation written as a string."""
-    allowed: list[type] = []
-    for part in str(annotation).split("|"):
-        part = part.strip()
-        allowed += {
-            "str": [str],
-            "int": [int],
-            "float": [float, int],
-            "bool": [bool],
-            "None": [type(None)],
-        }[part]
-    if isinstance(value, bool) and bool not in allowed:
-        return False
-    return isinstance(value, tuple(allowed))
+"""U-Net sizes (base channels, channel multiplier per level), named as in `choices.UNET_SIZES`."""

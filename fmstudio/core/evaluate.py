@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +20,7 @@ from fmstudio.core.likelihood import bits_per_dim
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.metrics_flow import straightness
 from fmstudio.core.progress import Progress, silent
-from fmstudio.core.solvers import EVALS_PER_STEP
+from fmstudio.core.solver_spec import DEFAULT_SOLVER, SolverSpec
 
 
 def held_out_target(directory: str | os.PathLike, n: int, seed: int) -> torch.Tensor:
@@ -51,7 +50,7 @@ def evaluate_flow(
     seed: int,
     straightness_steps: int = 100,
     progress: Progress | None = None,
-    **solver: Any,
+    solver: SolverSpec = DEFAULT_SOLVER,
 ) -> dict[str, float | int]:
     """W2 (exact OT), NLL (nats, mean over `nll_n` target points), NFE, straightness.
 
@@ -60,7 +59,7 @@ def evaluate_flow(
     phase = progress or silent
     phase(f"sampling {n} points")
     start = time.perf_counter()
-    result = flow.sample(n, tuple(target.shape[1:]), seed=seed, **solver)
+    result = flow.sample(n, tuple(target.shape[1:]), seed=seed, solver=solver)
     sample_s = time.perf_counter() - start
     samples = result.x.detach().cpu()
     if not torch.isfinite(samples).all():
@@ -88,7 +87,7 @@ def image_bits_per_dim(
     levels: int,
     *,
     seed: int = 0,
-    **solver: Any,
+    solver: SolverSpec = DEFAULT_SOLVER,
 ) -> float:
     """Mean bits/dim of held-out images (uniformly dequantized) under the flow.
 
@@ -100,7 +99,7 @@ def image_bits_per_dim(
     width = 2.0 / (levels - 1)
     gen = torch.Generator().manual_seed(seed)
     noise = (torch.rand(images.shape, generator=gen) - 0.5).to(images.device)
-    result = flow.log_likelihood(images + noise * width, seed=seed, **solver)
+    result = flow.log_likelihood(images + noise * width, seed=seed, solver=solver)
     bpd = bits_per_dim(result.logp.float().cpu(), images[0].numel(), width)
     value = float(bpd.mean())
     if not np.isfinite(value):
@@ -116,7 +115,7 @@ def evaluate_images(
     seed: int = 12345,
     device: str = "cpu",
     progress: Progress | None = None,
-    **solver: Any,
+    solver: SolverSpec = DEFAULT_SOLVER,
 ) -> dict[str, float | int]:
     """The report of an image run: bits/dim of `nll_n` held-out images and the NFE and time
     one batch of `n` samples takes, both with the given solver; `progress` as in
@@ -129,18 +128,19 @@ def evaluate_images(
     flow = io.load_flow(directory, device=device)
     _, held_out = split_images(config.make_dataset(), config.held_out, config.seed)  # training's
     held = torch.from_numpy(held_out.images[:nll_n]).to(device)
-    likelihood = {k: v for k, v in solver.items() if k in ("method", "steps", "atol", "rtol")}
-    if solver.get("nfe"):  # a fixed-step budget: the same steps for the likelihood solve
-        likelihood["steps"] = solver["nfe"] // EVALS_PER_STEP[solver["method"]]
+    # the same solver for the likelihood; a fixed-step budget becomes the same steps
+    likelihood = solver if solver.adaptive else SolverSpec.fixed(solver.method, solver.fixed_steps)
     phase(f"sampling {n} images")
     start = time.perf_counter()
-    result = flow.sample(n, seed=seed, **solver)
+    result = flow.sample(n, seed=seed, solver=solver)
     sample_s = time.perf_counter() - start
     if not torch.isfinite(result.x).all():
         raise FloatingPointError("the model's samples are not finite")
     phase(f"bits/dim of {len(held)} held-out images")
     return {
-        "bits_per_dim": image_bits_per_dim(flow, held, held_out.levels, seed=seed, **likelihood),
+        "bits_per_dim": image_bits_per_dim(
+            flow, held, held_out.levels, seed=seed, solver=likelihood
+        ),
         "nfe": result.nfe,
         "sample_s": round(sample_s, 3),
         "held_out": len(held),
@@ -155,7 +155,7 @@ def evaluate(
     seed: int = 12345,
     device: str = "cpu",
     progress: Progress | None = None,
-    **solver: Any,
+    solver: SolverSpec = DEFAULT_SOLVER,
 ) -> dict[str, float | int]:
     """The report for a run directory; the target is drawn fresh with `seed`; `progress` as in
     `evaluate_flow`."""
@@ -163,4 +163,4 @@ def evaluate(
     phase("loading the model and fresh target points")
     flow = io.load_flow(directory, device=device)
     target = held_out_target(directory, n, seed)
-    return evaluate_flow(flow, target, n=n, nll_n=nll_n, seed=seed, progress=phase, **solver)
+    return evaluate_flow(flow, target, n=n, nll_n=nll_n, seed=seed, progress=phase, solver=solver)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from fmstudio.core.likelihood import LikelihoodResult, log_likelihood, standard_normal_logp
 from fmstudio.core.paths import ProbabilityPath
-from fmstudio.core.solvers import SolveResult, solve
+from fmstudio.core.solvers import SolveResult, SolverSpec, as_spec, solve
 
 
 @dataclass
@@ -41,16 +42,16 @@ class FlowModel:
         n: int,
         shape: Sequence[int] | None = None,
         *,
-        method: str = "rk4",
-        steps: int | None = None,
-        nfe: int | None = None,
-        atol: float = 1e-5,
-        rtol: float = 1e-5,
+        solver: SolverSpec | None = None,
         seed: int | None = None,
         x0: Tensor | None = None,
         t_eval: Sequence[float] | Tensor | None = None,
+        **settings: Any,
     ) -> SolveResult:
-        """Integrate noise → data over the path's range [t_min, t_max] (eq. 1)."""
+        """Integrate noise → data over the path's range [t_min, t_max] (eq. 1) with `solver`
+        (default rk4 with `DEFAULT_NFE` evaluations), or one made of `settings` (method=,
+        steps=, nfe=, atol=, rtol=)."""
+        spec = as_spec(solver, settings)
         if x0 is None:
             gen = torch.Generator(device=self.device)
             gen.manual_seed(seed if seed is not None else torch.seed() % 2**63)
@@ -59,11 +60,7 @@ class FlowModel:
         return solve(
             self.model,
             x0.to(self.device),
-            method=method,
-            steps=steps,
-            nfe=nfe,
-            atol=atol,
-            rtol=rtol,
+            spec,
             t0=self.path.t_min,
             t1=self.path.t_max,
             t_eval=t_eval,
@@ -73,11 +70,9 @@ class FlowModel:
         self,
         x1: Tensor,
         *,
-        method: str = "dopri5",
-        steps: int | None = None,
-        atol: float = 1e-5,
-        rtol: float = 1e-5,
+        solver: SolverSpec | None = None,
         seed: int = 0,
+        **settings: Any,
     ) -> LikelihoodResult:
         """log p_1(x1) by the instantaneous change of variables (appendix C of the paper)."""
         std = self.path.prior_std()
@@ -88,11 +83,9 @@ class FlowModel:
             self.model,
             x1.to(self.device),
             prior_logp=lambda z: standard_normal_logp(z, std),
-            method=method,
-            steps=steps,
-            atol=atol,
-            rtol=rtol,
+            solver=solver,
             generator=gen,
+            **settings,
             t0=self.path.t_min,
             t1=self.path.t_max,
         )

@@ -29,6 +29,7 @@ and a resume checks every tensor of the training state against the rebuilt optim
 from __future__ import annotations
 
 import array
+import dataclasses
 import json
 import os
 import secrets
@@ -44,7 +45,7 @@ from torch import Tensor, nn
 
 from fmstudio.core import run_dir, state_checks
 from fmstudio.core.atomic import atomic_write
-from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.config import LIVE_SETTINGS, RESUME_SETTINGS, ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, ImageDataset, ImageDensity, PointSet, PresetDataset
 from fmstudio.core.distributed import DistContext
 from fmstudio.core.errors import CheckpointError
@@ -372,6 +373,7 @@ def load_trainer(directory: str | os.PathLike, dist: DistContext | None = None, 
     run_dir.try_recover(directory)
     header = read_header(directory)
     generation = header.get("generation")
+    saved = dataclasses.replace(header["config"])
     config = _resume_config(header["config"], overrides)
     if config.model_config(header["data_shape"]) != header["model"]:
         raise CheckpointError(
@@ -392,13 +394,13 @@ def load_trainer(directory: str | os.PathLike, dist: DistContext | None = None, 
     load_weights(trainer.ema.model, read_tensors(weights, generation), weights)
     _restore_optimizer(trainer, state, header, state_path)
     _restore_rest(trainer, state, header, state_path, dist)
+    live = {k: v for k, v in overrides.items() if k in LIVE_SETTINGS and getattr(saved, k) != v}
+    trainer.update_settings(**live)  # what lives in the restored state too (weight decay, pool)
     return trainer
 
 
 def _resume_config(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     """The saved config with the settings a resume may change, validated again."""
-    from fmstudio.core.config import RESUME_SETTINGS
-
     for key, value in overrides.items():
         if key not in RESUME_SETTINGS and getattr(config, key) != value:
             raise ConfigError(

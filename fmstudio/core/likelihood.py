@@ -16,11 +16,15 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from fmstudio.core.solvers import Field, solve
+from fmstudio.core.solvers import Field, SolverSpec, as_spec, solve
+
+LIKELIHOOD_SOLVER = SolverSpec("dopri5")
+"""The default: adaptive, so its error control covers the log-density Δ as well as x."""
 
 EXACT_MAX_DIM = 4
 """estimator="auto" computes the divergence exactly up to this many dimensions (one backward
@@ -91,14 +95,12 @@ def log_likelihood(
     x1: Tensor,
     *,
     prior_logp: Callable[[Tensor], Tensor],
-    method: str = "dopri5",
-    steps: int | None = None,
-    atol: float = 1e-5,
-    rtol: float = 1e-5,
+    solver: SolverSpec | None = None,
     estimator: str = "auto",
     generator: torch.Generator | None = None,
     t0: float = 0.0,
     t1: float = 1.0,
+    **settings: Any,
 ) -> LikelihoodResult:
     """log p_1(x_1) of data x_1 under the flow of v with prior p_0 (`prior_logp`).
 
@@ -111,8 +113,9 @@ def log_likelihood(
     gives log p_1(x_1) = prior_logp(x(0)) + Δ(0).
 
     `estimator`: "exact" (d autograd passes per evaluation), "hutchinson" (one pass, unbiased),
-    or "auto", exact up to `EXACT_MAX_DIM` dimensions. Any solver of `solve` works (`steps` for
-    the fixed-step ones; the default is an adaptive one, whose error control also covers Δ).
+    or "auto", exact up to `EXACT_MAX_DIM` dimensions. Any `solver` works (or its `settings`,
+    method=..., as for `solve`); the default is an adaptive one, whose error control also covers
+    Δ.
     With the Hutchinson estimator one probe ε per row is drawn from `generator` and kept for the
     whole solve, so Δ is the integral of a single smooth function of t, which adaptive solvers
     need. A path that is only defined on [t0, t1] ⊂ [0, 1] (VP stops at 1 − ε) integrates
@@ -139,6 +142,7 @@ def log_likelihood(
         return torch.cat([out.detach().flatten(1), div.detach()[:, None]], dim=1)
 
     z1 = torch.cat([x1.flatten(1), x1.new_zeros(batch, 1)], dim=1)
-    res = solve(augmented, z1, method=method, steps=steps, atol=atol, rtol=rtol, t0=t1, t1=t0)
+    spec = as_spec(solver, settings) if solver or settings else LIKELIHOOD_SOLVER
+    res = solve(augmented, z1, spec, t0=t1, t1=t0)
     x0 = res.x[:, :d].reshape_as(x1)
     return LikelihoodResult(logp=prior_logp(x0) + res.x[:, d], x0=x0, nfe=res.nfe)

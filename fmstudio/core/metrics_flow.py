@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fmstudio.core.solvers import Field, solve
+from fmstudio.core.solvers import Field, SolverSpec, solve
 
 
 def _grid_velocities(
@@ -20,7 +20,7 @@ def _grid_velocities(
     """v_t(x_t) on a uniform grid of `span` with steps + 1 points, shape (steps + 1, *x0.shape),
     and the endpoints x_1."""
     times = torch.linspace(span[0], span[1], steps + 1, dtype=torch.float64)
-    res = solve(v, x0, method=method, steps=steps, t0=span[0], t1=span[1], t_eval=times)
+    res = solve(v, x0, SolverSpec.fixed(method, steps), t0=span[0], t1=span[1], t_eval=times)
     with torch.no_grad():
         velocities = torch.stack(
             [

@@ -28,6 +28,18 @@ from typing import ClassVar, NamedTuple
 import torch
 from torch import Tensor
 
+from fmstudio.core.path_specs import (
+    ALL_PATHS,
+    PRESETS,
+    CosineParams,
+    ICFMParams,
+    OTParams,
+    SBParams,
+    VEParams,
+    VPParams,
+    resolve_preset,
+)
+
 T_EPS = 1e-3
 """How far from a singular endpoint training and sampling stay (VP at t = 1, SB at t ∈ {0, 1})."""
 
@@ -52,7 +64,8 @@ def _ones(t: Tensor) -> Tensor:
 
 
 class ProbabilityPath:
-    """A conditional probability path. Subclasses implement `coefficients(t)`."""
+    """A conditional probability path. Subclasses implement `coefficients(t)`; their
+    parameters and checks come from their `path_specs` dataclass."""
 
     name: ClassVar[str] = ""
     t_min: ClassVar[float] = 0.0
@@ -118,19 +131,12 @@ class ProbabilityPath:
 
 
 @dataclass
-class OTPath(ProbabilityPath):
+class OTPath(OTParams, ProbabilityPath):
     """The paper's optimal-transport path: μ_t = t·x1, σ_t = 1 − (1 − σ_min)·t (eqs. 20–23).
 
     In (x0, x1) form the target x1 − (1 − σ_min)·x0 (eq. 23) is bounded everywhere, so even
     σ_min = 0 needs no clipping; conditional paths are straight lines.
     """
-
-    sigma_min: float = 0.0
-    name: ClassVar[str] = "ot"
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.sigma_min < 1.0:
-            raise ValueError(f"sigma_min must be in [0, 1), got {self.sigma_min}")
 
     def coefficients(self, t: Tensor) -> Coefficients:
         k = 1.0 - self.sigma_min
@@ -138,21 +144,14 @@ class OTPath(ProbabilityPath):
 
 
 @dataclass
-class VPPath(ProbabilityPath):
+class VPPath(VPParams, ProbabilityPath):
     """Variance-preserving diffusion path (eqs. 18–19), written with s = 1 − t.
 
     α_s = exp(−½ T(s)), T(s) = β_min s + ½ s² (β_max − β_min); a_t = α_{1−t},
     b_t = √(1 − α_{1−t}²). Singular at t = 1 (α_0 = 1 makes ḃ unbounded): t_max = 1 − T_EPS.
     """
 
-    beta_min: float = 0.1
-    beta_max: float = 20.0
-    name: ClassVar[str] = "vp"
     t_max: ClassVar[float] = 1.0 - T_EPS
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.beta_min <= self.beta_max:
-            raise ValueError(f"need 0 < beta_min <= beta_max, got {self.beta_min}, {self.beta_max}")
 
     def coefficients(self, t: Tensor) -> Coefficients:
         s = 1.0 - t
@@ -168,7 +167,7 @@ class VPPath(ProbabilityPath):
 
 
 @dataclass
-class VEPath(ProbabilityPath):
+class VEPath(VEParams, ProbabilityPath):
     """Variance-exploding diffusion path (eqs. 16–17): p_t(x|x1) = N(x1, σ_{1−t}² I).
 
     Geometric schedule σ_s = σ_min (σ_max/σ_min)^s, so a_t = 1 and b_t = σ_{1−t}. σ_max should be
@@ -176,16 +175,6 @@ class VEPath(ProbabilityPath):
     `default_sigma_max` computes that from data when the user gives none. p_0 is then only
     approximately N(0, σ_max² I), and that Gaussian is what the samplers start from.
     """
-
-    sigma_max: float = 10.0
-    sigma_min: float = 0.01
-    name: ClassVar[str] = "ve"
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.sigma_min < self.sigma_max:
-            raise ValueError(
-                f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}"
-            )
 
     def coefficients(self, t: Tensor) -> Coefficients:
         log_ratio = math.log(self.sigma_max / self.sigma_min)
@@ -200,10 +189,8 @@ def default_sigma_max(x1: Tensor) -> float:
 
 
 @dataclass
-class CosinePath(ProbabilityPath):
+class CosinePath(CosineParams, ProbabilityPath):
     """α_t = sin(πt/2), σ_t = cos(πt/2): a variance-preserving path with bounded velocity."""
-
-    name: ClassVar[str] = "cosine"
 
     def coefficients(self, t: Tensor) -> Coefficients:
         h = 0.5 * math.pi
@@ -212,15 +199,8 @@ class CosinePath(ProbabilityPath):
 
 
 @dataclass
-class ICFMPath(ProbabilityPath):
+class ICFMPath(ICFMParams, ProbabilityPath):
     """Independent-coupling CFM (Tong et al. 2023): x_t = t x1 + (1 − t) x0 + σ ε, u = x1 − x0."""
-
-    sigma: float = 0.0
-    name: ClassVar[str] = "icfm"
-
-    def __post_init__(self) -> None:
-        if self.sigma < 0.0:
-            raise ValueError(f"sigma must be >= 0, got {self.sigma}")
 
     @property
     def uses_extra_noise(self) -> bool:
@@ -231,21 +211,15 @@ class ICFMPath(ProbabilityPath):
 
 
 @dataclass
-class SchrodingerBridgePath(ProbabilityPath):
+class SchrodingerBridgePath(SBParams, ProbabilityPath):
     """Brownian-bridge path of SB-CFM: μ_t = t x1 + (1 − t) x0, σ_t = σ √(t (1 − t)).
 
     u_t = (1 − 2t) / (2 t (1 − t)) · (x_t − μ_t) + (x1 − x0) is unbounded at both ends, so
     t stays in [T_EPS, 1 − T_EPS].
     """
 
-    sigma: float = 1.0
-    name: ClassVar[str] = "sb"
     t_min: ClassVar[float] = T_EPS
     t_max: ClassVar[float] = 1.0 - T_EPS
-
-    def __post_init__(self) -> None:
-        if self.sigma <= 0.0:
-            raise ValueError(f"sigma must be > 0, got {self.sigma}")
 
     @property
     def uses_extra_noise(self) -> bool:
@@ -267,23 +241,6 @@ PATHS: dict[str, type[ProbabilityPath]] = {
     "sb": SchrodingerBridgePath,
 }
 
-PRESETS: dict[str, tuple[str, str]] = {"otcfm": ("icfm", "ot"), "sbcfm": ("sb", "sinkhorn")}
-"""The field's method names as (path, coupling) pairs (Tong et al. 2023)."""
-
-
-def resolve_preset(path: str, coupling: str | None) -> tuple[str, str]:
-    """Expand `otcfm`/`sbcfm` into (path, coupling); a plain path keeps the coupling given."""
-    if path in PRESETS:
-        preset_path, preset_coupling = PRESETS[path]
-        if coupling not in (None, preset_coupling):
-            raise ValueError(
-                f"preset '{path}' implies coupling '{preset_coupling}', not '{coupling}'"
-            )
-        return preset_path, preset_coupling
-    if path not in PATHS:
-        raise ValueError(f"unknown path '{path}'; choose one of {sorted(PATHS) + sorted(PRESETS)}")
-    return path, coupling or "independent"
-
 
 def make_path(name: str, **params: float) -> ProbabilityPath:
     """Build a path by name; parameters it does not take are a clear error, not ignored."""
@@ -297,3 +254,21 @@ def make_path(name: str, **params: float) -> ProbabilityPath:
             f"path '{name}' takes {sorted(allowed) or 'no parameters'}, not {sorted(unknown)}"
         )
     return cls(**params)
+
+
+__all__ = [
+    "ALL_PATHS",
+    "PATHS",
+    "PRESETS",
+    "T_EPS",
+    "CosinePath",
+    "ICFMPath",
+    "OTPath",
+    "ProbabilityPath",
+    "SchrodingerBridgePath",
+    "VEPath",
+    "VPPath",
+    "default_sigma_max",
+    "make_path",
+    "resolve_preset",
+]

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.paths import ProbabilityPath
+from fmstudio.core.solver_spec import SolverSpec
 from fmstudio.core.training import Trainer
 
 PRIOR_STD_TOLERANCE = 1e-3
@@ -41,16 +42,20 @@ def check_standard_prior(path: ProbabilityPath) -> None:
         )
 
 
+PAIR_SOLVER = SolverSpec.fixed("rk4", 50)
+"""Where the flow carries each noise point: accurate enough that the pairs are the flow's own."""
+
+
 @torch.no_grad()
 def reflow_pairs(
-    flow: FlowModel, n: int, seed: int, method: str = "rk4", steps: int = 50
+    flow: FlowModel, n: int, seed: int, solver: SolverSpec = PAIR_SOLVER
 ) -> tuple[Tensor, Tensor]:
     """n (x0, x1) pairs: the flow's own prior noise (what its sampler starts from, so x1 are
     its samples) and where the flow carries it (eq. 1 solved accurately)."""
     check_standard_prior(flow.path)
     gen = torch.Generator(device=flow.device).manual_seed(seed)
     x0 = flow.prior(n, flow.data_shape, gen)
-    x1 = flow.sample(n, x0=x0, method=method, steps=steps).x
+    x1 = flow.sample(n, x0=x0, solver=solver).x
     if not torch.isfinite(x1).all():
         raise FloatingPointError("the flow's samples are not finite: nothing to reflow")
     return x0.cpu(), x1.cpu()

@@ -22,12 +22,14 @@ from fmstudio.core.flow import FlowModel
 from fmstudio.core.marginal import marginal_velocity
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.paths import ProbabilityPath
-from fmstudio.core.solvers import ADAPTIVE
+from fmstudio.core.solver_spec import SolverSpec
 
 Bounds = tuple[float, float, float, float]
 """(xmin, xmax, ymin, ymax) of a plot, in data coordinates."""
 
 
+LIVE_SOLVER = SolverSpec.fixed("midpoint", 32)
+"""The live trajectory view's solver: 64 evaluations, smooth curves, cheap enough to refresh."""
 NOISE_REACH = 3.3
 """Half-width of the box the t = 0 noise is shown in: the 3σ disc of N(0, I) (99% of its draws)
 and a 10% frame. VE's wider prior is not fitted (it would shrink the data to a dot); its far
@@ -173,10 +175,10 @@ def exact_marginal_field(
 
 
 def trajectories(
-    flow: FlowModel, x0: Tensor, times: Sequence[float], method: str = "midpoint", steps: int = 32
+    flow: FlowModel, x0: Tensor, times: Sequence[float], solver: SolverSpec = LIVE_SOLVER
 ) -> Trajectories:
     """Integrate the fixed noise x0 along the flow (eq. 1) and keep the states at `times`."""
-    result = flow.sample(len(x0), x0=x0, method=method, steps=steps, t_eval=list(times))
+    result = flow.sample(len(x0), x0=x0, solver=solver, t_eval=list(times))
     traj = result.trajectory
     assert traj is not None
     return Trajectories(
@@ -228,7 +230,7 @@ def likelihood_density(flow: FlowModel, bounds: Bounds, bins: int = 48, steps: i
     divergence), so the view can refresh it while training.
     """
     _, _, pts = grid_points(bounds, bins)
-    result = flow.log_likelihood(pts.to(flow.device), method="rk4", steps=steps)
+    result = flow.log_likelihood(pts.to(flow.device), solver=SolverSpec.fixed("rk4", steps))
     logp = result.logp.detach().float().cpu().numpy().reshape(bins, bins)
     values = np.exp(np.clip(logp, -60.0, 30.0))
     return Density(bounds=bounds, values=values.astype(np.float32), kind="likelihood")
@@ -305,7 +307,7 @@ class SampleRun:
     nfe: int
     seconds: float
     w2: float | None
-    method: str
+    solver: SolverSpec
     w2_points: int = 0
     """Samples W2 compared with as many target points (0: not measured)."""
     w2_floor: float | None = None
@@ -326,11 +328,8 @@ def display_frames(path: ProbabilityPath, steps: int, max_frames: int = 64) -> n
 def sample_run(
     flow: FlowModel,
     x0: Tensor,
+    solver: SolverSpec,
     *,
-    method: str,
-    steps: int | None = None,
-    atol: float = 1e-5,
-    rtol: float = 1e-5,
     target: Tensor | None = None,
     w2_points: int = 2000,
     max_frames: int = 64,
@@ -342,15 +341,14 @@ def sample_run(
     then run again through 33 frames for the picture.
     """
     start = time.perf_counter()
-    if method in ADAPTIVE:
-        result = flow.sample(len(x0), x0=x0, method=method, atol=atol, rtol=rtol)
+    if solver.adaptive:
+        result = flow.sample(len(x0), x0=x0, solver=solver)
         seconds = time.perf_counter() - start
-        traj = trajectories_adaptive(flow, x0, method, atol, rtol, min(33, max_frames + 1))
+        frames = frame_times(flow.path, min(33, max_frames + 1))
+        traj = trajectories(flow, x0, frames, solver)
     else:
-        if steps is None or steps < 1:
-            raise ValueError(f"{method} needs a number of steps >= 1")
-        frames = display_frames(flow.path, steps, max_frames)
-        result = flow.sample(len(x0), x0=x0, method=method, steps=steps, t_eval=list(frames))
+        frames = display_frames(flow.path, solver.fixed_steps, max_frames)
+        result = flow.sample(len(x0), x0=x0, solver=solver, t_eval=list(frames))
         seconds = time.perf_counter() - start
         assert result.trajectory is not None
         traj = Trajectories(frames, result.trajectory.float().cpu().numpy().copy(), result.nfe)
@@ -358,13 +356,4 @@ def sample_run(
     if target is not None:
         k = min(w2_points, len(target), len(x0))
         w2 = wasserstein2(result.x[:k].float().cpu(), target[:k].float().cpu())
-    return SampleRun(traj, result.nfe, seconds, w2, method, w2_points=k)
-
-
-def trajectories_adaptive(
-    flow: FlowModel, x0: Tensor, method: str, atol: float, rtol: float, frames: int = 33
-) -> Trajectories:
-    times = frame_times(flow.path, frames)
-    result = flow.sample(len(x0), x0=x0, method=method, atol=atol, rtol=rtol, t_eval=list(times))
-    assert result.trajectory is not None
-    return Trajectories(times, result.trajectory.float().cpu().numpy().copy(), result.nfe)
+    return SampleRun(traj, result.nfe, seconds, w2, solver, w2_points=k)

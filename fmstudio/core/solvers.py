@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -24,19 +25,17 @@ from torchdiffeq import odeint
 from torchdiffeq._impl.odeint import SOLVERS as _TORCHDIFFEQ_SOLVERS
 from torchdiffeq._impl.rk_common import RKAdaptiveStepsizeODESolver, _ButcherTableau
 
+from fmstudio.core.solver_spec import (
+    ADAPTIVE,
+    DEFAULT_NFE,
+    EVALS_PER_STEP,
+    FIXED_STEP,
+    SOLVERS,
+    SolverSpec,
+)
+
 Field = Callable[[Tensor, Tensor], Tensor]
 """v(x, t) -> dx/dt, with x of shape (B, *dims), t of shape (B,), output of x's shape."""
-
-FIXED_STEP = ("euler", "midpoint", "heun", "rk4")
-ADAPTIVE = ("dopri5", "bosh3", "tsit5", "adaptive_heun")
-SOLVERS = FIXED_STEP + ADAPTIVE
-
-EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
-
-DEFAULT_NFE = 200
-"""Default budget of a fixed-step solve: the same cost for every method, so methods compare
-fairly. It is 50 rk4 steps, whose O(h⁴) error on a smooth field is far below sampling noise,
-and 200 euler steps, already a fine grid for a first-order method."""
 
 
 class _Tsit5Solver(RKAdaptiveStepsizeODESolver):
@@ -205,24 +204,6 @@ def _fixed_step_solve(
     return states
 
 
-def _fixed_steps(method: str, steps: int | None, nfe: int | None) -> int:
-    """Number of steps from either `steps` or an NFE budget `nfe`."""
-    if steps is not None and nfe is not None:
-        raise ValueError("give either steps or nfe, not both")
-    if nfe is not None:
-        steps = nfe // EVALS_PER_STEP[method]
-        if steps == 0:
-            raise ValueError(
-                f"an NFE budget of {nfe} is less than one {method} step "
-                f"({EVALS_PER_STEP[method]} evaluations)"
-            )
-    elif steps is None:
-        steps = DEFAULT_NFE // EVALS_PER_STEP[method]
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    return steps
-
-
 def _eval_times(
     t_eval: Sequence[float] | Tensor, t0: float, t1: float, device: torch.device
 ) -> Tensor:
@@ -239,35 +220,26 @@ def _eval_times(
 def solve(
     v: Field,
     x0: Tensor,
+    solver: SolverSpec | None = None,
     *,
-    method: str = "rk4",
-    steps: int | None = None,
-    nfe: int | None = None,
-    atol: float = 1e-5,
-    rtol: float = 1e-5,
     t0: float = 0.0,
     t1: float = 1.0,
     t_eval: Sequence[float] | Tensor | None = None,
     grad: bool = False,
+    **settings: Any,
 ) -> SolveResult:
     """Integrate dx/dt = v(x, t) from x(t0) = x0 to t1 (t1 < t0 integrates backward).
 
-    Fixed-step methods take `steps` uniform steps or, with `nfe`, as many as the evaluation
-    budget allows (default: `DEFAULT_NFE` evaluations); adaptive ones take atol/rtol and reject
-    steps/nfe. With `t_eval`, the states at those times are returned in `trajectory`, of shape
-    (len(t_eval), *x0.shape): fixed-step grids are split so each time is a grid point (no
-    interpolation); adaptive solvers are made to step onto each of them too. The solve runs without
-    autograd unless `grad` is true (e.g. to differentiate samples with respect to x0).
+    `solver` says how (`SolverSpec`); `settings` (method=, steps=, nfe=, atol=, rtol=) make one
+    in its place, for calls from a notebook. With `t_eval`, the states at those times are
+    returned in `trajectory`, of shape (len(t_eval), *x0.shape): fixed-step grids are split so
+    each time is a grid point (no interpolation); adaptive solvers are made to step onto each
+    of them too. The solve runs without autograd unless `grad` is true (e.g. to differentiate
+    samples with respect to x0).
     """
-    if method not in SOLVERS:
-        raise ValueError(f"unknown solver {method!r}; choose one of {', '.join(SOLVERS)}")
+    spec = as_spec(solver, settings)
     if t0 == t1:
         raise ValueError("t0 and t1 must differ")
-    if method in ADAPTIVE and (steps is not None or nfe is not None):
-        raise ValueError(
-            f"{method} is adaptive: it chooses its own steps from atol/rtol, so steps/nfe do not "
-            f"apply (fixed-step solvers: {', '.join(FIXED_STEP)})"
-        )
     times = None if t_eval is None else _eval_times(t_eval, t0, t1, x0.device)
     ends = torch.tensor([t0, t1], dtype=torch.float64, device=x0.device)
     requested = ends if times is None else torch.cat([ends[:1], times, ends[1:]])
@@ -276,18 +248,42 @@ def solve(
 
     f = CountingField(v)
     with torch.set_grad_enabled(grad):
-        if method in FIXED_STEP:
-            n_steps = _fixed_steps(method, steps, nfe)
-            states = torch.stack(_fixed_step_solve(f, x0, knots, method, n_steps))
+        if not spec.adaptive:
+            states = torch.stack(_fixed_step_solve(f, x0, knots, spec.method, spec.fixed_steps))
         else:
             t = knots.to(x0.dtype)
             # step_t makes the solver land on every requested time instead of interpolating.
             options = {"step_t": t}
+            atol, rtol = spec.atol, spec.rtol
             try:
-                states = odeint(f, x0, t, rtol=rtol, atol=atol, method=method, options=options)
+                states = odeint(f, x0, t, rtol=rtol, atol=atol, method=spec.method, options=options)
             except AssertionError as exc:  # torchdiffeq asserts "underflow in dt"
                 raise FloatingPointError(
-                    f"{method} could not meet atol={atol:g}, rtol={rtol:g} ({exc}): loosen them"
+                    f"{spec.method} could not meet atol={atol:g}, rtol={rtol:g} ({exc}): "
+                    "loosen them"
                 ) from None
     trajectory = None if times is None else states[index[1:-1]]
     return SolveResult(x=states[-1], nfe=f.nfe, times=times, trajectory=trajectory)
+
+
+def as_spec(solver: SolverSpec | None, settings: dict[str, Any]) -> SolverSpec:
+    """`solver`, or a SolverSpec made of keyword `settings` (never both)."""
+    if solver is None:
+        return SolverSpec(**settings)
+    if settings:
+        raise TypeError(f"give a SolverSpec or solver settings, not both ({sorted(settings)})")
+    return solver
+
+
+__all__ = [
+    "ADAPTIVE",
+    "DEFAULT_NFE",
+    "EVALS_PER_STEP",
+    "FIXED_STEP",
+    "SOLVERS",
+    "CountingField",
+    "SolveResult",
+    "SolverSpec",
+    "as_spec",
+    "solve",
+]

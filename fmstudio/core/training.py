@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from fmstudio.core import distributed
-from fmstudio.core.config import ConfigError, TrainConfig
+from fmstudio.core.config import LIVE_SETTINGS, ConfigError, TrainConfig
 from fmstudio.core.couplings import Coupling, make_coupling
 from fmstudio.core.data import Dataset2D
 from fmstudio.core.data.images import ImageDataset
@@ -35,20 +35,6 @@ from fmstudio.core.paths import ProbabilityPath, default_sigma_max, make_path
 
 POOL_SIZE = 1 << 18
 """Data points drawn up front per run: enough that a batch of 4096 rarely repeats a point."""
-
-LIVE_SETTINGS = (
-    "lr",
-    "schedule",
-    "warmup_steps",
-    "batch_size",
-    "steps",
-    "ema_decay",
-    "grad_clip",
-    "weight_decay",
-    "ot_refresh",
-    "jitter",
-)
-"""Settings a running Trainer can take between steps; the others shape the model or the path."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,9 +26,6 @@ from fmstudio.app.compare import CompareWindow
 from fmstudio.app.help_pages import HelpPage
 from fmstudio.app.images import ImageWindow
 from fmstudio.app.window import MainWindow
-from fmstudio.core.config import TrainConfig
-
-SMALL = TrainConfig(hidden=32, depth=2, batch_size=128, steps=40, warmup_steps=5, device="cpu")
 
 
 @pytest.fixture
@@ -42,12 +39,12 @@ def no_dialogs(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(qtbot, tmp_path, small_config):
     w = MainWindow(QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.run_info is not None, timeout=30000)
-    w.settings_panel.set_config(SMALL)
+    w.settings_panel.set_config(small_config)
     yield w
     w.close()
 
@@ -83,14 +80,14 @@ def click_everything(qtbot, window: QMainWindow, skip: set[str] = frozenset()) -
     return used
 
 
-def test_every_action_of_every_window_runs_like_a_click(qtbot, window, no_dialogs):
+def test_every_action_of_every_window_runs_like_a_click(qtbot, window, no_dialogs, small_config):
     """Main window, then compare mode by its shortcut (Ctrl+K), image mode by its action, every
     action and button of each, then Quit."""
     used = click_everything(qtbot, window, skip={"actionQuit", "actionCompare", "actionImages"})
     assert {"actionTrain", "actionReset", "actionResetLayout", "actionShortcuts"} <= set(used)
 
     window.findChild(QAction, "actionNewSession").trigger()  # the buttons left no target
-    window.settings_panel.set_config(SMALL)
+    window.settings_panel.set_config(small_config)
     for page in window.findChildren(HelpPage):  # the Help pages took the focus: give it back
         page.close()
     window.activateWindow()

@@ -19,6 +19,7 @@ from fmstudio.app.controller import Controller, Mailbox
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
 from fmstudio.core.snapshot import Snapshot
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 
 SMALL = dict(hidden=32, depth=2, batch_size=128, device="cpu", warmup_steps=10)
 DETAILS = re.compile(r"\(details in (\S+\.log)\)")
@@ -136,7 +137,7 @@ def test_a_failing_warm_up_is_reported_and_a_later_crash_keeps_that_first_error(
     assert "in the warm-up: RuntimeError: warm_up is broken" in first
     controller.start()  # the process goes on: the next command works
     qtbot.waitUntil(lambda: controller.states.values()[-1:] == ["finished"], timeout=30000)
-    controller.sample({"n": 10, "method": "euler", "steps": 2})  # a hard crash
+    controller.sample(SampleRequest(10, 0, SolverSpec.fixed("euler", 2)))  # a hard crash
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 2, timeout=30000)
     crash = controller.errors.last
     assert "stopped unexpectedly (killed by SIGSEGV, exit code -11)" in crash and first in crash
@@ -146,7 +147,7 @@ def test_a_failing_warm_up_is_reported_and_a_later_crash_keeps_that_first_error(
 
 def test_a_hard_crash_names_the_log_holding_its_stack(qtbot, make_controller, temp_dir):
     controller = make_controller(start_faulty_process({"sample": "segfault"}))
-    controller.sample({"n": 10, "method": "euler", "steps": 2})
+    controller.sample(SampleRequest(10, 0, SolverSpec.fixed("euler", 2)))
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=60000)
     message = controller.errors.last
     assert "stopped unexpectedly (killed by SIGSEGV, exit code -11)" in message

@@ -19,6 +19,7 @@ from fmstudio.app.engine import (
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PointSet, PresetDataset
 from fmstudio.core.io import load_flow
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 
 SMALL = dict(hidden=32, depth=2, batch_size=128, device="cpu", warmup_steps=10)
 
@@ -127,7 +128,7 @@ def test_an_impossible_setting_is_an_error_not_a_crash(engine, host):
     engine.new_run(TrainConfig(steps=10, **{**SMALL, "device": "cuda:7"}), PresetDataset("moons"))
     assert "Cannot start this run" in host.of("failed")[-1] and engine.trainer is None
     engine.start()
-    engine.sample({"method": "euler", "steps": 2, "n": 5})
+    engine.sample(SampleRequest(5, 0, SolverSpec.fixed("euler", 2)))
     assert "Nothing to sample" in host.of("failed")[-1]
 
 
@@ -159,11 +160,11 @@ def test_likelihood_density_when_asked_for(engine, host):
 
 def test_sampling_reports_nfe_w2_and_time(engine, host):
     engine.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
-    engine.sample(dict(method="euler", steps=5, atol=1e-5, rtol=1e-5, n=300, seed=3))
+    engine.sample(SampleRequest(300, 3, SolverSpec.fixed("euler", 5)))
     (result,) = host.of("sampled")
     assert result.nfe == 5 and result.w2 > 0 and result.trajectories.points.shape == (6, 300, 2)
-    engine.sample(dict(method="rk4", steps=0, n=10, seed=0))
-    assert "Sampling failed" in host.of("failed")[-1]
+    engine.sample(SampleRequest(10, 0, SolverSpec.tolerance("dopri5", 1e-300)))
+    assert "Sampling failed" in host.of("failed")[-1]  # a tolerance no solve can meet
 
 
 def test_save_and_load_round_trip(engine, host, tmp_path):
@@ -270,15 +271,15 @@ def test_sampling_and_measuring_report_the_w2_floor(engine, host, monkeypatch):
     monkeypatch.setattr(compare, "flow_report", lambda *args, **kwargs: {"w2": 1.0})
     engine.set_views(frozenset())
     engine.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
-    engine.sample(dict(method="euler", steps=2, n=300, seed=3))
+    engine.sample(SampleRequest(300, 3, SolverSpec.fixed("euler", 2)))
     (first,) = host.of("sampled")
     assert first.w2_points == 300 and 0 < first.w2_floor < first.w2  # untrained: far above
-    engine.sample(dict(method="rk4", steps=2, n=300, seed=4))
+    engine.sample(SampleRequest(300, 4, SolverSpec.fixed("rk4", 2)))
     assert host.of("sampled")[-1].w2_floor == first.w2_floor  # once per target and size
     engine.measure(100)
     assert 0 < host.of("measured")[-1]["table"]["w2_floor"] < 1.0
     engine.set_dataset(PresetDataset("8gaussians"))
-    engine.sample(dict(method="euler", steps=2, n=300, seed=3))
+    engine.sample(SampleRequest(300, 3, SolverSpec.fixed("euler", 2)))
     assert host.of("sampled")[-1].w2_floor != first.w2_floor  # a new target, a new floor
 
 

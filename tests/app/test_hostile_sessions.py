@@ -66,7 +66,7 @@ def shown_state(window: MainWindow) -> dict:
         "points": len(window.drawing),
         "session": window.files.session_path,
         "title": window.windowTitle(),
-        "sampling": window.sampling_panel.request(),
+        "sampling": window.sampling_panel.request().to_flat(),
         "t": window.time_bar.time(),
     }
 
@@ -85,8 +85,8 @@ def bad_sessions(folder: Path) -> dict[str, tuple[Path, str]]:
         "deep": (deep, "nested too deeply"),
         "not JSON": (text, "JSON"),
         "wrong type": (write_session(folder / "types.json", config={"steps": "many"}), "steps"),
-        "beyond the panel": (write_session(folder / "lr.json", config={"lr": 0.5}), "'lr'"),
-        "huge int": (write_session(folder / "big.json", config={"seed": 2**40}), "seed"),
+        "beyond its range": (write_session(folder / "lr.json", config={"lr": 2e6}), "'lr'"),
+        "huge int": (write_session(folder / "big.json", config={"seed": 2**64}), "seed"),
         "view": (
             write_session(folder / "view.json", view={"sampling": {"steps": 1e30}}),
             "view.sampling.steps",
@@ -120,10 +120,16 @@ def test_bad_sessions_from_open_recent_show_a_banner_and_change_nothing(window, 
         assert shown_state(window) == before, name
     qtbot.wait(300)
     assert len(window.runs.calls) == runs  # nothing was sent to the training process
-    good = write_session(tmp_path / "good.json", points=[[0.0, 0.0], [1.0, 1.0]])
+    good = write_session(
+        tmp_path / "good.json",
+        points=[[0.0, 0.0], [1.0, 1.0]],
+        config={**BASE["config"], "lr": 0.5, "seed": 2**40},
+    )  # settings the CLI accepts are shown as they are, not clamped to a narrower control
     open_recent(window, good)  # the app goes on: a good session opens
     qtbot.waitUntil(lambda: window.run_info.config.steps == 20, timeout=30000)
     assert window.files.session_path == good and len(window.drawing) == 2
+    assert (window.run_info.config.lr, window.run_info.config.seed) == (0.5, 2**40)
+    assert window.settings_panel.config() == window.run_info.config
 
 
 def test_a_model_that_fails_to_load_is_a_banner_and_the_sessions_settings_stay(

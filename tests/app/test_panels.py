@@ -21,6 +21,7 @@ from fmstudio.app.thumbnails import preset_icon, preset_pixmap
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import PRESETS
 from fmstudio.core.session import DataSource
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 from fmstudio.core.solvers import ADAPTIVE, FIXED_STEP
 
 DATA_CONTROLS = (
@@ -319,7 +320,7 @@ def test_settings_round_trip_a_non_default_config(settings):
     default_sigma = dataclasses.replace(NON_DEFAULT, path="sb", sigma=None, coupling="sinkhorn")
     settings.set_config(default_sigma)
     assert settings.config() == default_sigma
-    assert child(settings, "setting_sigma").text() == "default"
+    assert child(settings, "setting_sigma").text() == "default (1)"
 
 
 def test_set_config_emits_nothing(settings):
@@ -466,25 +467,12 @@ def test_device_choices_and_an_unknown_saved_device_round_trips(settings):
 
 
 def test_sampling_request_matches_the_widgets(qtbot, sampling):
-    assert sampling.request() == {
-        "method": "rk4",
-        "steps": 20,
-        "atol": pytest.approx(1e-5),
-        "rtol": pytest.approx(1e-5),
-        "n": 2000,
-        "seed": 0,
-    }
+    assert sampling.request() == SampleRequest(2000, 0, SolverSpec.fixed("rk4", 20))
     commit(qtbot, child(sampling, "samplingSteps"), "50")
     commit(qtbot, child(sampling, "samplingCount"), "500")
     commit(qtbot, child(sampling, "samplingSeed"), "3")
     child(sampling, "samplingSolver").setCurrentText("euler")
-    request = sampling.request()
-    assert (request["method"], request["steps"], request["n"], request["seed"]) == (
-        "euler",
-        50,
-        500,
-        3,
-    )
+    assert sampling.request() == SampleRequest(500, 3, SolverSpec.fixed("euler", 50))
 
 
 @pytest.mark.parametrize("method", ADAPTIVE)
@@ -493,9 +481,8 @@ def test_adaptive_solvers_use_tolerances_not_steps(sampling, method):
     assert not child(sampling, "samplingSteps").isEnabled()
     assert child(sampling, "samplingAtol").isEnabled()
     assert child(sampling, "samplingRtol").isEnabled()
-    request = sampling.request()
-    assert request["method"] == method and request["steps"] is None
-    assert {"atol", "rtol"} <= request.keys()
+    solver = sampling.request().solver
+    assert solver.method == method and solver.adaptive and solver.steps is None
 
 
 def test_fixed_step_solvers_use_steps_and_show_the_nfe(qtbot, sampling):
@@ -508,12 +495,15 @@ def test_fixed_step_solvers_use_steps_and_show_the_nfe(qtbot, sampling):
     assert "= 100" in child(sampling, "samplingNfeHint").text()  # 4 stages × 25 steps
 
 
-def test_set_request_restores_and_round_trips(sampling):
-    saved = {"method": "dopri5", "steps": None, "atol": 1e-4, "rtol": 1e-3, "n": 300, "seed": 9}
+def test_a_request_round_trips_and_a_session_state_restores_what_it_holds(sampling):
+    saved = SampleRequest(300, 9, SolverSpec("dopri5", atol=1e-4, rtol=1e-3))
     sampling.set_request(saved)
-    assert sampling.request() == {**saved, "atol": pytest.approx(1e-4), "rtol": pytest.approx(1e-3)}
-    sampling.set_request({"method": "heun", "steps": 12})
-    assert sampling.request()["steps"] == 12 and sampling.request()["n"] == 300
+    assert sampling.request() == saved
+    assert sampling.request().to_flat() == {
+        "method": "dopri5", "steps": None, "atol": 1e-4, "rtol": 1e-3, "n": 300, "seed": 9
+    }  # fmt: skip
+    sampling.restore({"method": "heun", "steps": 12})  # a session keeps what it has
+    assert sampling.request() == SampleRequest(300, 9, SolverSpec.fixed("heun", 12))
 
 
 def test_sample_button_busy_state_and_results(qtbot, sampling):

@@ -31,6 +31,7 @@ from fmstudio.core.data import load_points
 from fmstudio.core.evaluate import held_out_target
 from fmstudio.core.io import load_trainer
 from fmstudio.core.metrics import wasserstein2
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 
 FAST = TrainConfig(
     hidden=64,
@@ -186,18 +187,18 @@ def test_sample_with_two_solvers_shows_nfe_w2_and_time(window, qtbot, record):
     train_until(qtbot, window)
     panel = window.sampling_panel
     results = record(window.controller.sampled)
-    panel.set_request({"method": "euler", "steps": 8, "n": 500, "seed": 1})
+    panel.set_request(SampleRequest(500, 1, SolverSpec.fixed("euler", 8)))
     click(qtbot, window, "sampleButton")
     qtbot.waitUntil(lambda: len(results.calls) == 1, timeout=20000)
     assert results.last.nfe == 8
     assert panel.findChild(QLabel, "samplingNfe").text().startswith("8")
     w2_text = panel.findChild(QLabel, "samplingW2").text()  # W2 next to two target draws' W2
     assert w2_text == f"{results.last.w2:.4g} (perfect ≈ {results.last.w2_floor:.4g})", w2_text
-    panel.set_request({"method": "dopri5", "n": 500, "seed": 1, "atol": 1e-4, "rtol": 1e-4})
+    panel.set_request(SampleRequest(500, 1, SolverSpec.tolerance("dopri5", 1e-4)))
     QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: len(results.calls) == 2, timeout=30000)
     adaptive = results.last
-    assert adaptive.method == "dopri5" and adaptive.nfe > 8
+    assert adaptive.solver.method == "dopri5" and adaptive.nfe > 8
     assert adaptive.w2 is not None and adaptive.w2 > 0
     assert np.allclose(window.samples_view.samples, adaptive.trajectories.samples)
 
@@ -314,10 +315,10 @@ def test_hiding_a_view_stops_its_computation(window, qtbot):
 
 def test_preset_noise_and_scale_reshape_the_target(window, qtbot):
     before = window.run_info.target.std()
-    window.findChild(QDoubleSpinBox, "presetScale").setValue(2.0)
+    window.findChild(QDoubleSpinBox, "setting_scale").setValue(2.0)
     qtbot.waitUntil(lambda: window.run_info.config.scale == 2.0, timeout=20000)
     assert window.run_info.target.std() == pytest.approx(2.0 * before, rel=0.05)
-    window.findChild(QDoubleSpinBox, "presetNoise").setValue(0.5)
+    window.findChild(QDoubleSpinBox, "setting_jitter").setValue(0.5)
     qtbot.waitUntil(lambda: window.run_info.config.jitter == 0.5, timeout=20000)
     assert window.current_config().scale == 2.0
 

@@ -191,7 +191,7 @@ class DataPanel(QWidget):
         form = forms.form_layout()
         box.setLayout(form)
         self._noise = forms.float_spin(
-            "presetNoise",
+            "setting_jitter",
             "Std of Gaussian noise added to every preset point: blurs sharp shapes (0 = the "
             "preset as it is).",
             0.0,
@@ -200,7 +200,7 @@ class DataPanel(QWidget):
             step=0.05,
         )
         self._scale = forms.float_spin(
-            "presetScale",
+            "setting_scale",
             "Multiply the preset's points by this, about the origin where the noise N(0, I) "
             "sits: larger targets mean longer paths for the flow.",
             0.25,

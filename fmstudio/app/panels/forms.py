@@ -13,15 +13,25 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, SignalInstance
-from PySide6.QtGui import QValidator
+from PySide6.QtCore import (
+    QEvent,
+    QObject,
+    QRegularExpression,
+    QSignalBlocker,
+    Qt,
+    Signal,
+    SignalInstance,
+)
+from PySide6.QtGui import QRegularExpressionValidator, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -173,6 +183,50 @@ class OptionalSpinBox(QDoubleSpinBox):
         return super().validate(text, pos)[0]
 
 
+class OptionalIntSpinBox(QSpinBox):
+    """A whole number that may be left to a default: the position one below the minimum
+    reads as None and shows what None means ("stored size")."""
+
+    def __init__(self, low: int, high: int, default_text: str) -> None:
+        super().__init__()
+        self.setRange(low - 1, high)
+        self.setSpecialValueText(default_text)
+
+    def optional_value(self) -> int | None:
+        return None if self.value() == self.minimum() else self.value()
+
+    def set_optional_value(self, value: int | None) -> None:
+        self.setValue(self.minimum() if value is None else value)
+
+
+class BigIntEdit(QLineEdit):
+    """A whole number beyond a spin box's 32 bits (a 64-bit seed), typed in digits; it
+    commits on Enter or when focus leaves, like the spin boxes."""
+
+    valueChanged = Signal(int)
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__()
+        self._low, self._high, self._value = low, high, low
+        self.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,19}"), self))
+        self.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.editingFinished.connect(self._commit)
+        self.setText(str(low))
+
+    def value(self) -> int:
+        return self._value
+
+    def setValue(self, value: int) -> None:
+        self._value = min(max(int(value), self._low), self._high)
+        self.setText(str(self._value))
+
+    def _commit(self) -> None:
+        old = self._value
+        self.setValue(int(self.text() or self._low))
+        if self._value != old:
+            self.valueChanged.emit(self._value)
+
+
 def _spin_common(box: QAbstractSpinBox, name: str, tip: str, special: str | None) -> None:
     configure(box, name, tip)
     box.setKeyboardTracking(False)  # one valueChanged per commit, not one per keystroke
@@ -237,12 +291,33 @@ def sci_spin(name: str, tip: str, lo: float, hi: float, value: float) -> Scienti
 
 
 def optional_spin(
-    name: str, tip: str, maximum: float, *, step: float = 0.05, decimals: int = 3
+    name: str,
+    tip: str,
+    maximum: float,
+    *,
+    step: float = 0.05,
+    decimals: int = 3,
+    default: str = "default",
 ) -> OptionalSpinBox:
-    """A non-negative field whose lowest position means "use the default" (None)."""
-    box = OptionalSpinBox(maximum, step, decimals, "default")
+    """A non-negative field whose lowest position means "use the default" (None), shown as
+    `default`."""
+    box = OptionalSpinBox(maximum, step, decimals, default or "default")
     _spin_common(box, name, tip, None)
     return box
+
+
+def optional_int_spin(name: str, tip: str, low: int, high: int, default: str) -> QSpinBox:
+    """A whole number in [low, high] or None, shown as `default` one below `low`."""
+    box = OptionalIntSpinBox(low, high, default)
+    _spin_common(box, name, tip, None)
+    return box
+
+
+def big_int_edit(name: str, tip: str, low: int, high: int) -> BigIntEdit:
+    """A whole number in [low, high] beyond 32 bits (see `BigIntEdit`)."""
+    edit = configure(BigIntEdit(low, high), name, tip)
+    edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    return edit
 
 
 ComboItem = tuple[str, Any, str]
@@ -280,10 +355,12 @@ def widget_value(widget: QWidget) -> Any:
     """The value a field widget stands for (combo data, None for an optional at default)."""
     if isinstance(widget, QComboBox):
         return widget.currentData()
-    if isinstance(widget, OptionalSpinBox):
+    if isinstance(widget, (OptionalSpinBox, OptionalIntSpinBox)):
         return widget.optional_value()
-    if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+    if isinstance(widget, (QSpinBox, QDoubleSpinBox, BigIntEdit)):
         return widget.value()
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
     raise TypeError(f"no value for {type(widget).__name__}")
 
 
@@ -292,10 +369,12 @@ def set_widget_value(widget: QWidget, value: Any) -> None:
     with QSignalBlocker(widget):
         if isinstance(widget, QComboBox):
             set_combo_value(widget, value)
-        elif isinstance(widget, OptionalSpinBox):
+        elif isinstance(widget, (OptionalSpinBox, OptionalIntSpinBox)):
             widget.set_optional_value(value)
-        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox, BigIntEdit)):
             widget.setValue(value)
+        elif isinstance(widget, QCheckBox):
+            widget.setChecked(bool(value))
         else:
             raise TypeError(f"cannot set {type(widget).__name__}")
 
@@ -304,8 +383,10 @@ def value_signal(widget: QWidget) -> SignalInstance:
     """The signal a field widget emits when the user commits a new value."""
     if isinstance(widget, QComboBox):
         return widget.currentIndexChanged
-    if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+    if isinstance(widget, (QSpinBox, QDoubleSpinBox, BigIntEdit)):
         return widget.valueChanged
+    if isinstance(widget, QCheckBox):
+        return widget.toggled
     raise TypeError(f"no value signal for {type(widget).__name__}")
 
 

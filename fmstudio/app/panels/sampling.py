@@ -1,6 +1,6 @@
 """The sampling panel: choose an ODE solver and its budget, ask for samples, read the cost.
 
-`request()` gives exactly the keyword arguments of `FlowModel.sample`, so the main window
+`request()` gives a `SampleRequest` (count, seed, `SolverSpec`), so the main window
 passes it on to the training process; the result (NFE actually spent, W2 to the target, time) comes
 back through `show_result`.
 """
@@ -13,7 +13,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from fmstudio.app.panels import forms
-from fmstudio.core.solvers import EVALS_PER_STEP, FIXED_STEP, SOLVERS
+from fmstudio.core.solver_spec import (
+    EVALS_PER_STEP,
+    FIXED_STEP,
+    SOLVERS,
+    SampleRequest,
+    SolverSpec,
+)
 
 DEFAULT_METHOD = "rk4"
 SAMPLE_TEXT = "Sample"
@@ -161,24 +167,24 @@ class SamplingPanel(QWidget):
     def method(self) -> str:
         return self._solver.currentData()
 
-    def request(self) -> dict[str, Any]:
-        """Keyword arguments for `FlowModel.sample(n, ...)`; steps is None for adaptive."""
+    def request(self) -> SampleRequest:
+        """The sampling run the panel describes (its spin boxes only hold valid values)."""
         method = self.method()
-        return {
-            "method": method,
-            "steps": self._steps.value() if method in FIXED_STEP else None,
-            "atol": self._atol.value(),
-            "rtol": self._rtol.value(),
-            "n": self._count.value(),
-            "seed": self._seed.value(),
-        }
+        if method in FIXED_STEP:
+            solver = SolverSpec.fixed(method, self._steps.value())
+        else:
+            solver = SolverSpec(method, atol=self._atol.value(), rtol=self._rtol.value())
+        return SampleRequest(self._count.value(), self._seed.value(), solver)
 
-    def set_request(self, request: dict[str, Any]) -> None:
-        """Restore a saved request (a session's view state); missing keys are left as they are.
+    def set_request(self, request: SampleRequest) -> None:
+        """Show `request`; emits nothing."""
+        self.restore(request.to_flat())
 
-        Emits nothing; an unknown method is ignored rather than failing a session load.
-        """
-        method = request.get("method")
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore a saved request (a session's view state, `SampleRequest.to_flat`); missing
+        keys are left as they are. Emits nothing; an unknown method is ignored rather than
+        failing a session load."""
+        method = state.get("method")
         if method in SOLVERS:
             forms.set_widget_value(self._solver, method)
         for key, widget in (
@@ -188,7 +194,7 @@ class SamplingPanel(QWidget):
             ("n", self._count),
             ("seed", self._seed),
         ):
-            value = request.get(key)
+            value = state.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 forms.set_widget_value(widget, type(widget.value())(value))
         self._update_solver()
