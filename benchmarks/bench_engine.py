@@ -1,6 +1,6 @@
 """The app's training engine on a device, without a window: live steps/s, sampling, measuring.
 
-Drives `fmstudio.app.engine.Engine` synchronously, the way its training process does (ticks,
+Drives `fmstudio.live.engine.Engine` synchronously, the way its training process does (ticks,
 with snapshots and the default views' pictures computed within the engine's time budget), for a
 2-D run (checkerboard, the default MLP) and an image run (digits, tiny U-Net). Reports steps/s
 while training live and how long sampling and the W2-vs-NFE measurement take. Any `failed`
@@ -20,19 +20,21 @@ from collections.abc import Callable
 import torch
 
 from benchmarks.common import emit
-from fmstudio.app.engine import Engine
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 from fmstudio.core.threads import default_threads
+from fmstudio.live.engine import Engine
+from fmstudio.live.protocol import Failed, SnapshotReady
 
 RUNS = {
-    "points": (TrainConfig(dataset="checkerboard", steps=10**9), {"method": "dopri5"}),
+    "points": (TrainConfig(dataset="checkerboard", steps=10**9), SolverSpec("dopri5")),
     "images": (
         TrainConfig(dataset="digits", unet="tiny", steps=10**9),
-        {"method": "rk4", "steps": 10},
+        SolverSpec.fixed("rk4", 10),
     ),
 }
-"""Each run's config (steps: until stopped) and its sampling request, sent after training."""
+"""Each run's config (steps: until stopped) and its sampling solver, used after training."""
 
 
 def _seconds(command: Callable[[], None]) -> float:
@@ -43,9 +45,9 @@ def _seconds(command: Callable[[], None]) -> float:
 
 def engine_run(kind: str, device: str, seconds: float, n: int) -> dict:
     """Train live for about `seconds`, then sample `n` (and measure W2 vs NFE on `n` points)."""
-    config, request = RUNS[kind]
-    events: list[tuple[str, object]] = []
-    engine = Engine(lambda event, payload: events.append((event, payload)))
+    config, solver = RUNS[kind]
+    events: list = []
+    engine = Engine(events.append)
     dataset = PresetDataset(config.dataset) if kind == "points" else None
     engine.new_run(dataclasses.replace(config, device=device), dataset)
     engine.warm_up()  # as the training process does while the user looks at the first picture
@@ -60,12 +62,12 @@ def engine_run(kind: str, device: str, seconds: float, n: int) -> dict:
         "run": kind,
         "device": str(trainer.device) if trainer is not None else device,
         "live_steps_per_s": round(trainer.step_count / elapsed, 1) if trainer else 0.0,
-        "snapshots_per_s": round(sum(e == "snapshot" for e, _ in events) / elapsed, 1),
-        "sample_s": _seconds(lambda: engine.sample({**request, "n": n})),
+        "snapshots_per_s": round(sum(isinstance(e, SnapshotReady) for e in events) / elapsed, 1),
+        "sample_s": _seconds(lambda: engine.sample(SampleRequest(n, 0, solver))),
     }
     if kind == "points":
         row["measure_s"] = _seconds(lambda: engine.measure(n))
-    row["failed"] = [payload for event, payload in events if event == "failed"]
+    row["failed"] = [e.message for e in events if isinstance(e, Failed)]
     return row
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import machine
+from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 from fmstudio.core.threads import default_threads
 
 GOAL_MB = 50.0
@@ -54,7 +55,7 @@ STOP_SECONDS = 60.0
 VIEWS = frozenset({"samples", "trajectories", "field", "density"})
 """What the main window asks for with every view shown and the default toggles
 (`MainWindow._update_views`: no marginal field, histogram density, no conditional paths)."""
-SAMPLE_REQUEST = {"method": "rk4", "steps": 20, "atol": 1e-5, "rtol": 1e-5, "n": 2000, "seed": 0}
+SAMPLE_REQUEST = SampleRequest(2000, 0, SolverSpec.fixed("rk4", 20))
 """The sampling panel's defaults (`app/panels/sampling.py`)."""
 RESULTS = Path(__file__).with_name("results_soak.json")
 
@@ -263,12 +264,13 @@ class AppSide:
         self.errors: list[str] = []
         self.step = 0
         self.ended = False
-        """"bye" came, or the pipe closed."""
+        """`Bye` came, or the pipe closed."""
 
-    def send(self, name: str, *args: object) -> None:
-        self.conn.send((name, args))
+    def send(self, command: object) -> None:
+        self.conn.send(command)
 
     def seen(self, kind: str) -> bool:
+        """Whether an event of this type (by class name) came."""
         return self.counts.get(kind, 0) > 0
 
     def pump(self, seconds: float, until: Callable[[], bool] = lambda: False) -> None:
@@ -282,20 +284,23 @@ class AppSide:
         """Read what arrives within `timeout` seconds, and everything waiting."""
         try:
             while self.conn.poll(timeout):
-                self._count(*self.conn.recv())
+                self._count(self.conn.recv())
                 timeout = 0.0
         except (EOFError, OSError):
             self.ended = True
 
-    def _count(self, kind: str, payload: object) -> None:
+    def _count(self, event: object) -> None:
+        from fmstudio.live import protocol
+
+        kind = type(event).__name__
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        if kind == "snapshot":
-            self.step = payload.step
+        if isinstance(event, protocol.SnapshotReady):
+            self.step = event.snapshot.step
             for part in self.pictures:
-                self.pictures[part] += getattr(payload, part) is not None
-        elif kind in ("failed", "internal_error"):
-            self.errors.append(f"{kind}: {payload}")
-        elif kind == "bye":
+                self.pictures[part] += getattr(event.snapshot, part) is not None
+        elif isinstance(event, (protocol.Failed, protocol.InternalError)):
+            self.errors.append(f"{kind}: {event.message}")
+        elif isinstance(event, protocol.Bye):
             self.ended = True
 
 
@@ -320,24 +325,25 @@ class Every:
 
 def soak_engine(plan: Plan, tmp: Path) -> dict:
     """The app's training process trains the default checkerboard run for `plan.seconds`."""
-    from fmstudio.app.launch import start_engine_process
     from fmstudio.core.config import TrainConfig
     from fmstudio.core.data import PresetDataset
+    from fmstudio.live import protocol as p
+    from fmstudio.live.launch import start_engine_process
 
     process, conn = start_engine_process()
     recorder = Recorder(process.pid)
     app = AppSide(process, conn, recorder)
     actions = [
-        Every(plan.engine_sample_every, lambda: app.send("sample", SAMPLE_REQUEST)),
-        Every(plan.engine_save_every, lambda: app.send("save_model", str(tmp / "app-run"))),
+        Every(plan.engine_sample_every, lambda: app.send(p.Sample(SAMPLE_REQUEST))),
+        Every(plan.engine_save_every, lambda: app.send(p.SaveModel(str(tmp / "app-run")))),
     ]
     try:
-        app.send("set_views", VIEWS)
+        app.send(p.SetViews(frozenset(p.Part(v) for v in VIEWS)))
         config = TrainConfig(dataset="checkerboard", steps=10**9)
-        app.send("new_run", config, PresetDataset(config.dataset))
-        app.pump(STOP_SECONDS, until=lambda: app.seen("run_started"))
+        app.send(p.NewRun(config, PresetDataset(config.dataset)))
+        app.pump(STOP_SECONDS, until=lambda: app.seen("RunStarted"))
         app.pump(1.0)  # the user looks at the first picture; the process warms torch up
-        app.send("start")
+        app.send(p.Start())
         for action in actions:
             action.begin(recorder.elapsed())
         while recorder.elapsed() < plan.seconds and process.is_alive() and not app.ended:
@@ -347,8 +353,8 @@ def soak_engine(plan: Plan, tmp: Path) -> dict:
         if not process.is_alive() or app.ended:
             app.errors.append(f"the training process ended early (exit code {process.exitcode})")
         else:
-            app.send("pause")
-            app.send("shutdown")
+            app.send(p.Pause())
+            app.send(p.Shutdown())
             app.pump(STOP_SECONDS)
         process.join(STOP_SECONDS)
     finally:
@@ -356,7 +362,7 @@ def soak_engine(plan: Plan, tmp: Path) -> dict:
             process.kill()
             app.errors.append("the training process did not shut down: killed")
         conn.close()
-    if not app.seen("sampled") or not app.seen("saved"):
+    if not app.seen("Sampled") or not app.seen("Saved"):
         app.errors.append(f"a sampling request or a save went unanswered: {app.counts}")
     return {
         "soak": "engine",

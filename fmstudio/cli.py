@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -440,13 +441,17 @@ def _train(
     return 0
 
 
-def _stop_for_lost_peer(lost: str, main: bool, out: Path, trainer: Trainer) -> int:
+def _stop_for_lost_peer(lost: str, main: bool, out: Path, trainer: Trainer) -> NoReturn:
     """End this rank after a peer died or stalled (`distributed.lost_peer` says which): rank 0
     saves its last completed step and says how to go on, any other rank writes nothing.
 
     Every collective of a step runs before `optimizer.step()`, so a failed one leaves the
     weights, optimizer and EMA of the last completed step. Signals wait meanwhile: torchrun,
     having seen the peer end, terminates this rank too, and the save and the line must finish.
+
+    The rank then ends at once: with a peer gone the process group cannot be left cleanly, and
+    gloo's threads made the interpreter's exit print "terminate called without an active
+    exception" under the one line the user should read.
     """
     with signals_held(reraise=False):
         if main:
@@ -456,7 +461,9 @@ def _stop_for_lost_peer(lost: str, main: bool, out: Path, trainer: Trainer) -> i
         else:
             lost += "; stopping this rank, which writes nothing"
         print(f"fmstudio train: error: {lost}", file=sys.stderr)
-    return 2
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)
 
 
 def _start_metrics(metrics: Path, resumed_from: Path | None) -> None:
@@ -569,7 +576,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from fmstudio.core import figure
-    from fmstudio.core.snapshot import plot_bounds
+    from fmstudio.core.view_data import plot_bounds
 
     _check_counts(args, "n")
     base = _config_from_args(args)
@@ -647,7 +654,7 @@ def cmd_reflow(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from fmstudio.app.launch import start_engine_process
+    from fmstudio.live.launch import start_engine_process
 
     config = _config_from_args(args)
     args.size = None if args.size is None else window_size(args.size)

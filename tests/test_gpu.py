@@ -94,10 +94,11 @@ def test_cli_trains_samples_and_evaluates_on_the_device(tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["points", "images"])
 def test_the_app_engine_trains_and_samples_on_the_device(kind):
-    from fmstudio.app.engine import Engine
+    from fmstudio.live.engine import Engine
+    from fmstudio.live.protocol import Failed, Measured, RunStarted, Sampled
 
-    events: list[tuple[str, object]] = []
-    engine = Engine(lambda event, payload: events.append((event, payload)))
+    events: list = []
+    engine = Engine(events.append)
     if kind == "points":
         engine.new_run(TrainConfig(**POINTS, steps=100, device=DEVICE), PresetDataset("moons"))
     else:
@@ -110,8 +111,8 @@ def test_the_app_engine_trains_and_samples_on_the_device(kind):
     engine.sample(SampleRequest(64, 0, SolverSpec.fixed("euler", 8)))
     if kind == "points":
         engine.measure(300)
-    kinds = [event for event, _ in events]
-    assert "failed" not in kinds, [payload for event, payload in events if event == "failed"]
-    (info,) = [payload for event, payload in events if event == "run_started"]
+    kinds = {type(event) for event in events}
+    assert Failed not in kinds, [e.message for e in events if isinstance(e, Failed)]
+    (info,) = [e.info for e in events if isinstance(e, RunStarted)]
     assert info.device.startswith(DEVICE) and engine.state == "finished"
-    assert "sampled" in kinds and ("measured" in kinds) == (kind == "points")
+    assert Sampled in kinds and (Measured in kinds) == (kind == "points")

@@ -44,6 +44,7 @@ from fmstudio.core.compare import folder_name, write_csv
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.config_text import parse_configs
 from fmstudio.core.data import Dataset2D
+from fmstudio.live.protocol import Measurement, NewRun, Pause, Reflow, SaveModel, Start
 
 TABLE_COLUMNS = (
     "config",
@@ -94,12 +95,12 @@ def _color(index: int) -> QColor:
     return pg.mkColor(style.COMPARE_COLORS[index % len(style.COMPARE_COLORS)])
 
 
-def table_row(name: str, measured: dict) -> dict:
+def table_row(name: str, measured: Measurement) -> dict:
     """A table row from one measurement: the flow report plus the Euler 1- and 2-step W2."""
-    euler = {r["steps"]: r["w2"] for r in measured["ladder"] if r["solver"] == "euler"}
+    euler = {r["steps"]: r["w2"] for r in measured.ladder if r["solver"] == "euler"}
     return {
         "config": name,
-        **measured["table"],
+        **measured.table,
         "w2_euler1": euler.get(1),
         "w2_euler2": euler.get(2),
     }
@@ -282,7 +283,7 @@ class CompareWindow(QMainWindow):
         self.error.setText("")
         self._stop_panels()
         for name, config in configs:
-            self._add_panel(name).controller.new_run(config, self.dataset)
+            self._add_panel(name).controller.send(NewRun(config, self.dataset))
         self._refresh_results()
 
     def _add_panel(self, name: str) -> ComparePanel:
@@ -312,11 +313,11 @@ class CompareWindow(QMainWindow):
 
     def start(self) -> None:
         for panel in self.panels:
-            panel.controller.start()
+            panel.controller.send(Start())
 
     def pause(self) -> None:
         for panel in self.panels:
-            panel.controller.pause()
+            panel.controller.send(Pause())
 
     def measure(self) -> None:
         for panel in self.panels:
@@ -362,7 +363,7 @@ class CompareWindow(QMainWindow):
             self.error.setText("")
             directory = str(Path(self._scratch.name) / folder_name(parent.name))
             self._pending_reflows[directory] = parent.name
-            parent.controller.save_model(directory)
+            parent.controller.send(SaveModel(directory))
 
     def _on_saved(self, directory: str) -> None:
         parent = self._pending_reflows.pop(directory, None)
@@ -370,8 +371,10 @@ class CompareWindow(QMainWindow):
             return  # an export's save, not a reflow's
         panel = self._add_panel(f"reflow({parent})")
         panel.failed.connect(functools.partial(self._on_reflow_failed, panel))
-        panel.controller.reflow(directory, self.reflow_pairs.value(), self.reflow_steps.value())
-        panel.controller.start()
+        panel.controller.send(
+            Reflow(directory, self.reflow_pairs.value(), self.reflow_steps.value())
+        )
+        panel.controller.send(Start())
 
     def _on_reflow_failed(self, panel: ComparePanel, message: str) -> None:
         """A reflow that never started (its parent's prior is not N(0, I), its process died)
@@ -394,7 +397,7 @@ class CompareWindow(QMainWindow):
             for solver, dash in SOLVER_LINES:
                 points = [
                     (r["nfe"], r["w2"])
-                    for r in panel.measured["ladder"]
+                    for r in panel.measured.ladder
                     if r["solver"] == solver and r["w2"] is not None
                 ]
                 if points:
@@ -420,7 +423,7 @@ class CompareWindow(QMainWindow):
             {"config": p.name, **r}
             for p in self.panels
             if p.measured is not None
-            for r in p.measured["ladder"]
+            for r in p.measured.ladder
         ]
 
     def export_dialog(self) -> None:
@@ -442,7 +445,7 @@ class CompareWindow(QMainWindow):
         write_csv(out / "w2_vs_nfe.csv", self.ladder_rows())
         write_csv(out / "table.csv", self.table_rows())
         for panel in self.panels:
-            panel.controller.save_model(str(out / folder_name(panel.name)))
+            panel.controller.send(SaveModel(str(out / folder_name(panel.name))))
         return out
 
     def save_screenshot(self, path: str | Path) -> Path:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from fmstudio.app.controller import Controller
 from fmstudio.app.views import FieldView, LossView, SamplesView, TrajectoryView
 from fmstudio.core.compare import folder_name
+from fmstudio.live.protocol import Measure, Measurement, Part, RunState, SetFieldBox, SetViews
 
 MODES = ("trajectories", "samples", "field")
 """What a panel can show; the window's "Show" choice applies to every panel."""
@@ -64,7 +65,7 @@ class MeasureBudget:
 class ComparePanel(QObject):
     """One configuration: its controller, views, loss and status; `widget` is what to lay out.
 
-    Start it with `controller.new_run(...)` or `controller.reflow(...)`.
+    Start it with `controller.send(NewRun(...))` or `controller.send(Reflow(...))`.
     """
 
     measuredChanged = Signal()
@@ -76,9 +77,9 @@ class ComparePanel(QObject):
         """`measure_every`: the shortest interval between live measurements (seconds)."""
         super().__init__()
         self.name = name
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.step = 0
-        self.measured: dict | None = None
+        self.measured: Measurement | None = None
         self.measuring = False
         self.budget = MeasureBudget(MEASURE_SHARE, measure_every)
         self.config = None
@@ -123,7 +124,7 @@ class ComparePanel(QObject):
         self.trajectories.show_conditional.toggled.connect(self._views)
         self.field.show_marginal.toggled.connect(self._views)
         self.reflow_button.clicked.connect(self._on_reflow_clicked)
-        self.field.boxChanged.connect(self.controller.set_field_box)
+        self.field.boxChanged.connect(lambda box: self.controller.send(SetFieldBox(tuple(box))))
         self.controller.runStarted.connect(self._on_run)
         self.controller.snapshotReady.connect(self._on_snapshot)
         self.controller.stateChanged.connect(self._on_state)
@@ -154,12 +155,12 @@ class ComparePanel(QObject):
     def _views(self) -> None:
         """The parts the shown view needs: its picture, plus the conditional paths or the
         exact marginal field when their boxes are checked."""
-        parts = {self.mode}
+        parts = {Part(self.mode)}
         if self.mode == "trajectories" and self.trajectories.show_conditional.isChecked():
-            parts.add("conditional")
+            parts.add(Part.CONDITIONAL)
         if self.mode == "field" and self.field.show_marginal.isChecked():
-            parts.add("marginal")
-        self.controller.set_views(frozenset(parts))
+            parts.add(Part.MARGINAL)
+        self.controller.send(SetViews(frozenset(parts)))
 
     def set_time(self, t: float) -> None:
         self.trajectories.set_time(t)
@@ -170,11 +171,11 @@ class ComparePanel(QObject):
         if not self.measuring:
             self.measuring = True
             self.budget.started(time.monotonic())
-            self.controller.measure(n)
+            self.controller.send(Measure(n))
 
     def live_measure_due(self) -> bool:
         """Whether a live measurement may start now: training, and within `MEASURE_SHARE`."""
-        return self.state == "training" and self.budget.due(time.monotonic())
+        return self.state is RunState.TRAINING and self.budget.due(time.monotonic())
 
     def _on_reflow_clicked(self) -> None:
         self.reflowRequested.emit(self)
@@ -202,9 +203,9 @@ class ComparePanel(QObject):
             self.field.set_frames(item.field)
         self._show_status()
 
-    def _on_state(self, state: str) -> None:
+    def _on_state(self, state: RunState) -> None:
         self.state = state
-        if state == "finished":
+        if state is RunState.FINISHED:
             self.measuring = False  # the final measurement goes ahead of any pending one
             self.measure(FINAL_POINTS)
         self._show_status()
@@ -215,7 +216,7 @@ class ComparePanel(QObject):
         self.status.setToolTip(message)
         self.failed.emit(f"{self.name}: {message}")
 
-    def _on_measured(self, result: dict) -> None:
+    def _on_measured(self, result: Measurement) -> None:
         self.measuring = False
         self.budget.finished(time.monotonic())
         self.measured = result
@@ -230,6 +231,6 @@ class ComparePanel(QObject):
         the model is as good as W2 can tell when the two meet."""
         if self.measured is None:
             return ""
-        table = self.measured["table"]
+        table = self.measured.table
         floor = table.get("w2_floor")
         return f" · W2 {table['w2']:.3f}" + ("" if floor is None else f" (perfect {floor:.3f})")

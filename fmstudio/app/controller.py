@@ -7,9 +7,11 @@ slot runs there. Snapshots go through a one-slot `Mailbox`: the newest is merged
 GUI has not drawn yet, and `snapshotReady` is emitted only when the box was empty, so the GUI
 draws the newest state and no queue can build up behind a slow frame.
 
-Shutdown ("shutdown" → the process answers "bye" once every command sent before it has run, a
-model save included) happens before anything is deleted, so closing the window while training
-never loses a file or leaves a thread or a process behind: a process deaf to "shutdown" is
+Commands are `protocol.Command`s (`send(Start())`), events `protocol.Event`s, each turned into
+one signal by the table in `_on_event`. Shutdown (`Shutdown` → the process answers `Bye` once
+every command sent before it has run, a model save included) happens before anything is
+deleted, so closing the window while training never loses a file or leaves a thread or a
+process behind: a process deaf to `Shutdown` is
 terminated, then killed, and the pump stops on request whatever the process does. If the process
 dies, the next command starts a new one and the window says what happened: the exit code or the
 signal that killed it, and the first internal error the process reported before it died (a death
@@ -28,13 +30,28 @@ from signal import Signals
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 
-from fmstudio.app import trainer_log
-from fmstudio.app.launch import start_engine_process
 from fmstudio.app.threads import WorkerGuards, start_thread, stop_thread
-from fmstudio.core.config import TrainConfig
-from fmstudio.core.data import Dataset2D
-from fmstudio.core.snapshot import Snapshot
-from fmstudio.core.solver_spec import SampleRequest
+from fmstudio.core.view_data import Snapshot
+from fmstudio.live import trainer_log
+from fmstudio.live.launch import start_engine_process
+from fmstudio.live.protocol import (
+    Bye,
+    Command,
+    Event,
+    Failed,
+    InternalError,
+    Measured,
+    Part,
+    RunStarted,
+    RunState,
+    Sampled,
+    Saved,
+    SetViews,
+    Shutdown,
+    SnapshotReady,
+    StateChanged,
+    TargetChanged,
+)
 
 JOIN_SECONDS = 15.0
 EXIT_SECONDS = 5.0
@@ -65,14 +82,14 @@ class Mailbox:
 
 
 class Pump(QObject):
-    """Reads the process's events in its own thread until "bye", the pipe closes, or `stop()`.
+    """Reads the process's events in its own thread until `Bye`, the pipe closes, or `stop()`.
 
     It waits in `poll` with a timeout rather than in `recv`, so it can always be stopped: a
     process that neither answers nor dies (stuck in a read, or slow to exit while it frees
     gigabytes) must not keep this thread running, since Qt aborts the whole app when a
     running QThread is destroyed."""
 
-    event = Signal(str, object)
+    event = Signal(object)
     snapshotReady = Signal()
     ended = Signal(int)
     """This pump's `serial`: the controller heeds its current pump's end only. (An int, not the
@@ -96,14 +113,14 @@ class Pump(QObject):
             while not self._stopping.is_set():
                 if not self.conn.poll(POLL_SECONDS):
                     continue
-                kind, payload = self.conn.recv()
-                if kind == "bye":
+                event = self.conn.recv()
+                if isinstance(event, Bye):
                     break
-                if kind == "snapshot":
-                    if self.mailbox.put(payload):
+                if isinstance(event, SnapshotReady):
+                    if self.mailbox.put(event.snapshot):
                         self.snapshotReady.emit()
                 else:
-                    self.event.emit(kind, payload)
+                    self.event.emit(event)
         except (EOFError, OSError):
             pass
         self.ended.emit(self.serial)
@@ -115,11 +132,11 @@ class Controller(QObject):
     runStarted = Signal(object)  # RunInfo
     targetChanged = Signal(object)  # RunInfo
     snapshotReady = Signal()
-    stateChanged = Signal(str)  # idle | training | paused | finished
+    stateChanged = Signal(object)  # RunState
     failed = Signal(str)
     sampled = Signal(object)  # SampleRun
     saved = Signal(str)
-    measured = Signal(object)  # {"ladder": [...], "table": {...}}
+    measured = Signal(object)  # Measurement
     processEnded = Signal()
     """The training process died (reported through `failed`): its run is gone with it."""
 
@@ -131,7 +148,7 @@ class Controller(QObject):
         """`engine`: a training process started earlier (`launch.start_engine_process`)."""
         super().__init__(parent)
         self.mailbox = Mailbox()
-        self.views: frozenset[str] | None = None
+        self.views: frozenset[Part] | None = None
         self.thread: QThread | None = None
         self._closing = False
         WorkerGuards.acquire()
@@ -149,15 +166,19 @@ class Controller(QObject):
         self.thread = start_thread(self.pump, "fmstudio-pump")
         QMetaObject.invokeMethod(self.pump, "run", Qt.ConnectionType.QueuedConnection)
         if self.views is not None:
-            self._send("set_views", self.views)
+            self.send(SetViews(self.views))
 
-    def _send(self, name: str, *args: object) -> None:
+    def send(self, command: Command) -> None:
+        """Send a command to the training process (a new one if it died: the pictures the
+        views want go first)."""
+        if isinstance(command, SetViews):
+            self.views = frozenset(command.parts)
         if self.process is None or not self.process.is_alive():
             if self._closing:
                 return
             self._restart()
         try:
-            self.conn.send((name, args))
+            self.conn.send(command)
         except (BrokenPipeError, OSError):
             self.failed.emit("The training process is gone; it will be restarted.")
 
@@ -177,22 +198,23 @@ class Controller(QObject):
             self.thread = None
         return self.thread is None
 
-    @Slot(str, object)
-    def _on_event(self, kind: str, payload: object) -> None:
-        signal = {
-            "run_started": self.runStarted,
-            "target_changed": self.targetChanged,
-            "state": self.stateChanged,
-            "failed": self.failed,
-            "internal_error": self.failed,
-            "sampled": self.sampled,
-            "saved": self.saved,
-            "measured": self.measured,
-        }.get(kind)
-        if kind == "internal_error" and self.first_error is None:
-            self.first_error = str(payload)
-        if signal is not None:
-            signal.emit(payload)
+    @Slot(object)
+    def _on_event(self, event: Event) -> None:
+        signals = {
+            RunStarted: lambda e: self.runStarted.emit(e.info),
+            TargetChanged: lambda e: self.targetChanged.emit(e.info),
+            StateChanged: lambda e: self.stateChanged.emit(e.state),
+            Failed: lambda e: self.failed.emit(e.message),
+            InternalError: lambda e: self.failed.emit(e.message),
+            Sampled: lambda e: self.sampled.emit(e.run),
+            Saved: lambda e: self.saved.emit(e.directory),
+            Measured: lambda e: self.measured.emit(e.measurement),
+        }
+        if isinstance(event, InternalError) and self.first_error is None:
+            self.first_error = event.message
+        emit = signals.get(type(event))
+        if emit is not None:
+            emit(event)
 
     @Slot(int)
     def _on_ended(self, serial: int) -> None:
@@ -218,47 +240,7 @@ class Controller(QObject):
             f"{cause}; its model is lost and the next action starts a new process."
         )
         self.processEnded.emit()
-        self.stateChanged.emit("idle")
-
-    # ---- commands ------------------------------------------------------------------------
-
-    def new_run(self, config: TrainConfig, dataset: Dataset2D) -> None:
-        self._send("new_run", config, dataset)
-
-    def load_model(self, directory: str) -> None:
-        self._send("load_model", directory)
-
-    def reflow(self, directory: str, pairs: int, steps: int) -> None:
-        self._send("reflow", directory, pairs, steps)
-
-    def start(self) -> None:
-        self._send("start")
-
-    def pause(self) -> None:
-        self._send("pause")
-
-    def update_settings(self, changes: dict) -> None:
-        self._send("update_settings", dict(changes))
-
-    def set_dataset(self, dataset: Dataset2D) -> None:
-        self._send("set_dataset", dataset)
-
-    def set_views(self, views: frozenset[str]) -> None:
-        self.views = frozenset(views)
-        self._send("set_views", self.views)
-
-    def set_field_box(self, box: tuple) -> None:
-        """The range the field view shows: the process computes the arrows over it."""
-        self._send("set_field_box", tuple(box))
-
-    def sample(self, request: SampleRequest) -> None:
-        self._send("sample", request)
-
-    def save_model(self, directory: str) -> None:
-        self._send("save_model", directory)
-
-    def measure(self, n: int = 1000) -> None:
-        self._send("measure", n)
+        self.stateChanged.emit(RunState.IDLE)
 
     # ---- shutdown ------------------------------------------------------------------------
 
@@ -274,7 +256,7 @@ class Controller(QObject):
         ok = True
         if self.process is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
-                self.conn.send(("shutdown", ()))
+                self.conn.send(Shutdown())
             self.process.join(timeout_ms / 1000)
             if self.process.is_alive():
                 ok = False

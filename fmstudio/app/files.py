@@ -24,6 +24,7 @@ from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, load_points, save_points
 from fmstudio.core.io import CheckpointError, read_header
 from fmstudio.core.session import DataSource, Session, SessionError, load_session, save_session
+from fmstudio.live.protocol import LoadModel, SaveModel
 
 SESSION_FILTER = "fmstudio session (*.fmstudio.json *.json)"
 POINTS_FILTER = "Points (*.npy *.csv)"
@@ -174,7 +175,7 @@ class FileActions:
             w.show_error(f"Cannot save the session to {path}: {exc}")
             return False
         if model_dir is not None:
-            w.controller.save_model(str(model_dir))
+            w.controller.send(SaveModel(str(model_dir)))
         self.session_path = path
         self._remember(path)
         w.mark_saved(session=True)
@@ -203,7 +204,7 @@ class FileActions:
         w.new_run()
         w.mark_saved(session=True)
         if session.model_dir is not None:
-            w.controller.load_model(str(session.model_dir))
+            w.controller.send(LoadModel(str(session.model_dir)))
         w.statusBar().showMessage(f"Opened session {path}", 5000)
         return True
 
@@ -255,11 +256,11 @@ class FileActions:
         except CheckpointError as exc:
             self.window.show_error(f"Cannot open the model: {exc}")
             return
-        self.window.controller.load_model(str(directory))
+        self.window.controller.send(LoadModel(str(directory)))
 
     def export_model(self, directory: str | Path) -> None:
         """safetensors + JSON, the same layout `fmstudio sample/eval` read."""
-        self.window.controller.save_model(str(directory))
+        self.window.controller.send(SaveModel(str(directory)))
         self.window.mark_saved(drawing=False)
 
     # ---- points, samples, pictures --------------------------------------------------------

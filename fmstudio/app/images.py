@@ -38,8 +38,19 @@ from fmstudio.app.views.images import BitsPerDimView, ImageTilesView
 from fmstudio.core import imagegrid
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.schema import Applies
-from fmstudio.core.snapshot import SampleRun
 from fmstudio.core.solver_spec import SampleRequest, SolverSpec
+from fmstudio.core.view_data import SampleRun
+from fmstudio.live.protocol import (
+    NewRun,
+    Part,
+    Pause,
+    RunState,
+    Sample,
+    SaveModel,
+    SetViews,
+    Start,
+    UpdateSettings,
+)
 
 DEFAULT_CONFIG = TrainConfig(
     dataset="digits",
@@ -73,7 +84,7 @@ class ImageWindow(QMainWindow):
         self.setObjectName("imageWindow")
         self.setWindowTitle("fmstudio — images")
         self.spec = (config or DEFAULT_CONFIG).dataset
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.step = 0
         self._run_lost = False
         """The training process died with the model: Train starts a fresh one first."""
@@ -84,7 +95,7 @@ class ImageWindow(QMainWindow):
         self.ask_before_discard = True
         """False for a scripted start that quits by itself: nobody is there to answer."""
         self.controller = Controller(self, engine)
-        self.controller.set_views(frozenset({"trajectories", "bpd"}))
+        self.controller.send(SetViews(frozenset({Part.TRAJECTORIES, Part.BPD})))
         self._build(config or DEFAULT_CONFIG)
         self.controller.runStarted.connect(self._on_run_started)
         self.controller.snapshotReady.connect(self._on_snapshot)
@@ -200,9 +211,9 @@ class ImageWindow(QMainWindow):
     def change_setting(self, name: str, value: object) -> None:
         """A settings edit: live ones go to the running trainer; one that shapes the run
         starts a fresh model while nothing is trained yet, else waits for New run."""
-        effect = edit_effect(name, has_steps=self.step > 0 or self.state == "training")
+        effect = edit_effect(name, has_steps=self.step > 0 or self.state is RunState.TRAINING)
         if effect is EditEffect.LIVE:
-            self.controller.update_settings({name: value})
+            self.controller.send(UpdateSettings({name: value}))
         elif effect is EditEffect.NEW_RUN:
             self.new_run()
 
@@ -214,7 +225,7 @@ class ImageWindow(QMainWindow):
             self.show_error(str(exc))
             return
         self.clear_error()
-        self.controller.new_run(config, None)
+        self.controller.send(NewRun(config, None))
 
     def reset_run(self) -> None:
         """New run: a fresh model, once the user agreed to lose an unsaved one."""
@@ -242,12 +253,12 @@ class ImageWindow(QMainWindow):
         self.new_run()
 
     def toggle_training(self) -> None:
-        if self.state == "training":
-            self.controller.pause()
+        if self.state is RunState.TRAINING:
+            self.controller.send(Pause())
         else:
             if self._run_lost:  # the new process starts on a fresh model on these settings
                 self.new_run()
-            self.controller.start()
+            self.controller.send(Start())
 
     def _on_process_ended(self) -> None:
         """The training process died with its model (the banner says how): nothing is left to
@@ -257,7 +268,7 @@ class ImageWindow(QMainWindow):
 
     def sample(self) -> None:
         self.sampling_panel.show_busy(True)
-        self.controller.sample(self.sampling_panel.request())
+        self.controller.send(Sample(self.sampling_panel.request()))
 
     def _on_source_chosen(self) -> None:
         kind = self.source.currentData()
@@ -308,9 +319,9 @@ class ImageWindow(QMainWindow):
         self.grid_view.set_caption(caption)
         self.strip_view.set_strip(frames[:, :STRIP_IMAGES])
 
-    def _on_state(self, state: str) -> None:
+    def _on_state(self, state: RunState) -> None:
         self.state = state
-        self.train_button.setText("Pause" if state == "training" else "Train")
+        self.train_button.setText("Pause" if state is RunState.TRAINING else "Train")
 
     def _on_sampled(self, run: SampleRun) -> None:
         self.sampling_panel.show_busy(False)
@@ -361,7 +372,7 @@ class ImageWindow(QMainWindow):
         """Save model…: True once a directory was chosen (the training process writes it)."""
         directory = QFileDialog.getExistingDirectory(self, "Save the model into")
         if directory:
-            self.controller.save_model(directory)
+            self.controller.send(SaveModel(directory))
             self.saved_model.saved(self.step)
         return bool(directory)
 

@@ -28,6 +28,7 @@ from fmstudio.app.window import MainWindow
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import IMAGE_EXTENSIONS, PRESETS, load_points
 from fmstudio.core.session import DataSource
+from fmstudio.live.protocol import RunState
 
 
 def apply_arguments(
@@ -104,8 +105,8 @@ class ScriptedRun(_Script):
         elif self.quit_when_done:  # nothing to wait for: let the first pictures arrive, then shoot
             QTimer.singleShot(1500, self._after_training)
 
-    def _on_state(self, state: str) -> None:
-        if state == "finished" and self.args.train:
+    def _on_state(self, state: RunState) -> None:
+        if state is RunState.FINISHED and self.args.train:
             self._after_training()
 
     def _after_training(self) -> None:
@@ -177,7 +178,7 @@ class ScriptedCompare(_Script):
         """Trained and measured; without --train, showing its untrained model."""
         if not self.args.train:
             return panel.config is not None and panel.step == 0
-        return panel.state == "finished" and bool(panel.measured) and not panel.measuring
+        return panel.state is RunState.FINISHED and bool(panel.measured) and not panel.measuring
 
     def _check(self) -> None:
         panels = {panel.name: panel for panel in self.compare.panels}

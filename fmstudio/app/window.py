@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from fmstudio.app import ask, help_pages
 from fmstudio.app.controller import Controller
-from fmstudio.app.engine import RunInfo
 from fmstudio.app.files import FileActions
 from fmstudio.app.panels import DataPanel, SamplingPanel, SettingsPanel
 from fmstudio.app.panels.settings import EditEffect, edit_effect
@@ -46,7 +45,20 @@ from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, ImageDensity
 from fmstudio.core.data.drawing import Drawing
 from fmstudio.core.session import DataSource
-from fmstudio.core.snapshot import SampleRun, plot_bounds
+from fmstudio.core.view_data import SampleRun, plot_bounds
+from fmstudio.live.protocol import (
+    NewRun,
+    Part,
+    Pause,
+    RunInfo,
+    RunState,
+    Sample,
+    SetDataset,
+    SetFieldBox,
+    SetViews,
+    Start,
+    UpdateSettings,
+)
 
 PREVIEW_POINTS = 3000
 COMPARE_SPEC = "ot,vp,otcfm"
@@ -83,7 +95,7 @@ class MainWindow(QMainWindow):
         self.drawing = Drawing()
         self.source = DataSource()
         self.image_path: str | None = None
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.step = 0
         self.run_info: RunInfo | None = None
         self.last_sample: SampleRun | None = None
@@ -402,7 +414,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.changed.connect(self.change_setting)
         self.sampling_panel.sampleRequested.connect(self.sample)
         self.time_bar.timeChanged.connect(self._set_time)
-        self.field_view.boxChanged.connect(self.controller.set_field_box)
+        self.field_view.boxChanged.connect(self._send_field_box)
         # One switch, two places: the View menu and the field view's "exact" box.
         self.field_view.show_marginal.setChecked(self.action_marginal.isChecked())
         self.field_view.show_marginal.toggled.connect(self.action_marginal.setChecked)
@@ -487,7 +499,7 @@ class MainWindow(QMainWindow):
         self._showing_sample = False
         self.step = 0
         self._preview_target(dataset)
-        self.controller.new_run(config, dataset)
+        self.controller.send(NewRun(config, dataset))
 
     def _preview_target(self, dataset) -> None:
         """Draw the target now, before the training process answers (seconds at start-up);
@@ -503,22 +515,26 @@ class MainWindow(QMainWindow):
             self.new_run()
 
     def toggle_training(self) -> None:
-        if self.state == "training":
-            self.controller.pause()
-        elif self.state == "finished":
+        if self.state is RunState.TRAINING:
+            self.controller.send(Pause())
+        elif self.state is RunState.FINISHED:
             self.show_error("This run has finished: raise Steps to go on, or Reset to start over.")
         else:
             self._showing_sample = False
             if self._run_lost:
                 self.new_run()  # on these settings, in the new process the next command starts
-            self.controller.start()
+            self.controller.send(Start())
+
+    def _send_field_box(self, box: tuple) -> None:
+        """The range the field view shows: the training process computes the arrows over it."""
+        self.controller.send(SetFieldBox(tuple(box)))
 
     def change_setting(self, name: str, value: object) -> None:
         """A settings edit: live ones go to the running trainer; the rest start a fresh model."""
         self.mark_changed()
-        effect = edit_effect(name, has_steps=self.step > 0 or self.state == "training")
+        effect = edit_effect(name, has_steps=self.step > 0 or self.state is RunState.TRAINING)
         if effect is EditEffect.LIVE:
-            self.controller.update_settings({name: value})
+            self.controller.send(UpdateSettings({name: value}))
         elif effect is EditEffect.NEW_RUN:
             self.new_run()
 
@@ -573,7 +589,7 @@ class MainWindow(QMainWindow):
 
     def sample(self) -> None:
         self.sampling_panel.show_busy(True)
-        self.controller.sample(self.sampling_panel.request())
+        self.controller.send(Sample(self.sampling_panel.request()))
 
     # ---- data ---------------------------------------------------------------------------------
 
@@ -626,7 +642,7 @@ class MainWindow(QMainWindow):
     def _apply_target(self) -> None:
         """Train on the chosen target: a fresh model if nothing was trained yet, else live."""
         self.mark_changed()
-        if self.step == 0 and self.state != "training":
+        if self.step == 0 and self.state is not RunState.TRAINING:
             self.new_run()
             return
         try:
@@ -635,7 +651,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return
         self.clear_error()
-        self.controller.set_dataset(dataset)
+        self.controller.send(SetDataset(dataset))
 
     def _data_shape_changed(self) -> None:
         """Noise, scale or jitter of the current source: a new target (live if training)."""
@@ -711,7 +727,7 @@ class MainWindow(QMainWindow):
         if (
             (item.step - self.progress.value()) * 200 >= item.total_steps
             or item.step in (0, item.total_steps)
-            or self.state != "training"
+            or self.state is not RunState.TRAINING
         ):
             self.progress.setValue(item.step)
         self._lock_settings()
@@ -726,22 +742,22 @@ class MainWindow(QMainWindow):
         if item.density is not None:
             self.density_view.set_density(item.density)
 
-    def _on_state(self, state: str) -> None:
+    def _on_state(self, state: RunState) -> None:
         self.state = state
-        self.action_train.setText("Pause" if state == "training" else "Train")
+        self.action_train.setText("Pause" if state is RunState.TRAINING else "Train")
         self._lock_settings()
         labels = {
-            "idle": "ready",
-            "training": "training…",
-            "paused": "paused",
-            "finished": "finished",
+            RunState.IDLE: "ready",
+            RunState.TRAINING: "training…",
+            RunState.PAUSED: "paused",
+            RunState.FINISHED: "finished",
         }
         self.status_state.setText(labels.get(state, state))
 
     def _lock_settings(self) -> None:
         """Lock what cannot change mid-run once a run has steps (only on a change: re-enabling
         widgets on every snapshot would restyle the panel 25 times a second)."""
-        locked = self.state == "training" or self.step > 0
+        locked = self.state is RunState.TRAINING or self.step > 0
         if locked != self._locked:
             self._locked = locked
             self.settings_panel.set_training(locked)
@@ -767,20 +783,20 @@ class MainWindow(QMainWindow):
         visible = {name for name, dock in self.docks.items() if dock.isVisible()}
         parts = set()
         if self.samples_view.isVisible() or not self.isVisible():
-            parts.add("samples")
+            parts.add(Part.SAMPLES)
         if "trajectories" in visible or not self.isVisible():
-            parts.add("trajectories")
+            parts.add(Part.TRAJECTORIES)
             if self.trajectory_view.show_conditional.isChecked():
-                parts.add("conditional")
+                parts.add(Part.CONDITIONAL)
         if "field" in visible or not self.isVisible():
-            parts.add("field")
+            parts.add(Part.FIELD)
             if self.action_marginal.isChecked():
-                parts.add("marginal")
+                parts.add(Part.MARGINAL)
         if "density" in visible or not self.isVisible():
-            parts.add("likelihood" if self.action_likelihood.isChecked() else "density")
+            parts.add(Part.LIKELIHOOD if self.action_likelihood.isChecked() else Part.DENSITY)
         self.prefs.set_flag("marginal", self.action_marginal.isChecked())
         self.prefs.set_flag("likelihood", self.action_likelihood.isChecked())
-        self.controller.set_views(frozenset(parts))
+        self.controller.send(SetViews(frozenset(parts)))
 
     # ---- errors and shutdown --------------------------------------------------------------
 

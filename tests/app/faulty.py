@@ -25,8 +25,8 @@ def start_faulty_process(broken: dict[str, str]) -> tuple[BaseProcess, Connectio
 
 
 def _serve(conn: Connection, broken: dict[str, str]) -> None:
-    from fmstudio.app import process
-    from fmstudio.app.engine import Engine
+    from fmstudio.live import process
+    from fmstudio.live.engine import Engine
 
     faults = {"segfault": _segfault, "hang": _hang}
     for name, how in broken.items():
@@ -47,5 +47,7 @@ def _segfault(self, *args) -> None:
 
 def _hang(self, *args) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    self.send("state", "hanging")
+    from fmstudio.live.protocol import StateChanged
+
+    self.send(StateChanged("hanging"))
     time.sleep(600)

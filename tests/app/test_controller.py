@@ -14,12 +14,13 @@ import pytest
 from faulty import start_faulty_process
 from PySide6.QtCore import QObject
 
-from fmstudio.app import trainer_log
 from fmstudio.app.controller import Controller, Mailbox
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
-from fmstudio.core.snapshot import Snapshot
 from fmstudio.core.solver_spec import SampleRequest, SolverSpec
+from fmstudio.core.view_data import Snapshot
+from fmstudio.live import trainer_log
+from fmstudio.live.protocol import LoadModel, NewRun, Pause, Sample, Start
 
 SMALL = dict(hidden=32, depth=2, batch_size=128, device="cpu", warmup_steps=10)
 DETAILS = re.compile(r"\(details in (\S+\.log)\)")
@@ -83,18 +84,18 @@ class Taker(QObject):
 
 def test_train_pause_and_shut_down_through_the_process(qtbot, controller):
     taker = Taker(controller)
-    controller.new_run(TrainConfig(steps=100000, **SMALL), PresetDataset("moons"))
-    controller.start()
+    controller.send(NewRun(TrainConfig(steps=100000, **SMALL), PresetDataset("moons")))
+    controller.send(Start())
     qtbot.waitUntil(lambda: controller.states.values()[-1:] == ["training"], timeout=60000)
     qtbot.waitUntil(lambda: len(taker.steps) > 5 and taker.steps[-1] > 20, timeout=20000)
     assert taker.steps == sorted(taker.steps)  # the newest state, in order, never stale
-    controller.pause()
+    controller.send(Pause())
     qtbot.waitUntil(lambda: controller.states.values()[-1] == "paused", timeout=10000)
     assert controller.errors.calls == []
 
 
 def test_a_dead_process_is_reported_and_replaced(qtbot, temp_dir, controller):
-    controller.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
+    controller.send(NewRun(TrainConfig(steps=10, **SMALL), PresetDataset("moons")))
     qtbot.waitUntil(lambda: len(controller.runs.calls) == 1, timeout=60000)
     dead = controller.process.pid
     controller.process.kill()
@@ -102,7 +103,7 @@ def test_a_dead_process_is_reported_and_replaced(qtbot, temp_dir, controller):
     assert "stopped unexpectedly (killed by SIGKILL, exit code -9)" in controller.errors.last
     assert "details" not in controller.errors.last  # a kill leaves no stack to show...
     assert not trainer_log.log_path(dead).exists()  # ...and no empty log behind
-    controller.new_run(TrainConfig(steps=10, **SMALL), PresetDataset("moons"))
+    controller.send(NewRun(TrainConfig(steps=10, **SMALL), PresetDataset("moons")))
     qtbot.waitUntil(lambda: len(controller.runs.calls) == 2, timeout=60000)
 
 
@@ -111,10 +112,10 @@ def test_a_failing_picture_is_reported_once_with_its_log_and_training_goes_on(
 ):
     controller = make_controller(start_faulty_process({"_field": "raise"}))
     taker = Taker(controller)
-    controller.new_run(TrainConfig(steps=100000, **SMALL), PresetDataset("moons"))
-    controller.start()
+    controller.send(NewRun(TrainConfig(steps=100000, **SMALL), PresetDataset("moons")))
+    controller.send(Start())
     qtbot.waitUntil(lambda: len(taker.steps) > 5 and taker.steps[-1] > 50, timeout=60000)
-    controller.pause()
+    controller.send(Pause())
     qtbot.waitUntil(lambda: controller.states.values()[-1:] == ["paused"], timeout=10000)
     assert controller.process.is_alive()
     assert len(controller.errors.calls) == 1, controller.errors.values()  # once, not every tick
@@ -131,13 +132,13 @@ def test_a_failing_warm_up_is_reported_and_a_later_crash_keeps_that_first_error(
 ):
     broken = {"warm_up": "raise", "sample": "segfault"}
     controller = make_controller(start_faulty_process(broken))
-    controller.new_run(TrainConfig(steps=20, **SMALL), PresetDataset("moons"))
+    controller.send(NewRun(TrainConfig(steps=20, **SMALL), PresetDataset("moons")))
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=60000)
     first = controller.errors.last
     assert "in the warm-up: RuntimeError: warm_up is broken" in first
-    controller.start()  # the process goes on: the next command works
+    controller.send(Start())  # the process goes on: the next command works
     qtbot.waitUntil(lambda: controller.states.values()[-1:] == ["finished"], timeout=30000)
-    controller.sample(SampleRequest(10, 0, SolverSpec.fixed("euler", 2)))  # a hard crash
+    controller.send(Sample(SampleRequest(10, 0, SolverSpec.fixed("euler", 2))))  # a hard crash
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 2, timeout=30000)
     crash = controller.errors.last
     assert "stopped unexpectedly (killed by SIGSEGV, exit code -11)" in crash and first in crash
@@ -147,7 +148,7 @@ def test_a_failing_warm_up_is_reported_and_a_later_crash_keeps_that_first_error(
 
 def test_a_hard_crash_names_the_log_holding_its_stack(qtbot, make_controller, temp_dir):
     controller = make_controller(start_faulty_process({"sample": "segfault"}))
-    controller.sample(SampleRequest(10, 0, SolverSpec.fixed("euler", 2)))
+    controller.send(Sample(SampleRequest(10, 0, SolverSpec.fixed("euler", 2))))
     qtbot.waitUntil(lambda: len(controller.errors.calls) == 1, timeout=60000)
     message = controller.errors.last
     assert "stopped unexpectedly (killed by SIGSEGV, exit code -11)" in message
@@ -161,7 +162,7 @@ def test_a_process_deaf_to_shutdown_and_sigterm_is_killed_and_its_pump_stopped(
     pump never sees it close; shutdown must still end both, or Qt aborts the whole app when
     the running pump thread is destroyed."""
     controller = make_controller(start_faulty_process({"load_model": "hang"}))
-    controller.load_model("/any/run")
+    controller.send(LoadModel("/any/run"))
     qtbot.waitUntil(lambda: controller.states.values() == ["hanging"], timeout=60000)
     start = time.monotonic()
     assert controller.shutdown(timeout_ms=500) is False  # it had to be killed
@@ -171,7 +172,7 @@ def test_a_process_deaf_to_shutdown_and_sigterm_is_killed_and_its_pump_stopped(
 
 def test_the_training_process_loads_no_qt():
     code = (
-        "import sys, fmstudio.app.engine, fmstudio.app.process\n"
+        "import sys, fmstudio.live.engine, fmstudio.live.process\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -18,9 +18,10 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction
 from qtdrive import Recorder
 
-from fmstudio.app import engine as engine_module
-from fmstudio.app.engine import Engine
 from fmstudio.app.window import MainWindow
+from fmstudio.live import engine as engine_module
+from fmstudio.live.engine import Engine
+from fmstudio.live.protocol import Failed
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
 
@@ -164,8 +165,8 @@ def test_loading_a_model_out_of_memory_is_a_clear_failure(monkeypatch):
 
     monkeypatch.setattr(engine_module.io, "load_trainer", no_memory)
     events = []
-    Engine(lambda kind, payload: events.append((kind, payload))).load_model("/some/run")
-    assert events == [("failed", "Cannot open the model: /some/run: not enough memory to load it")]
+    Engine(events.append).load_model("/some/run")
+    assert events == [Failed("Cannot open the model: /some/run: not enough memory to load it")]
 
 
 def test_a_killed_training_process_is_reported_and_train_starts_a_new_one(window, qtbot):

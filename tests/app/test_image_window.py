@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 
 from fmstudio.app.images import DEFAULT_CONFIG, ImageWindow
 from fmstudio.core.io import load_flow
+from fmstudio.live.protocol import SaveModel
 
 CONFIG = dataclasses.replace(
     DEFAULT_CONFIG, steps=120, batch_size=32, held_out=64, warmup_steps=10, device="cpu"
@@ -51,7 +52,7 @@ def test_digits_train_and_the_views_fill(qtbot, tmp_path, record):
     files = window.export_images(tmp_path / "each")
     assert len(files) == 64
     saved = record(window.controller.saved)
-    window.controller.save_model(str(tmp_path / "model"))
+    window.controller.send(SaveModel(str(tmp_path / "model")))
     qtbot.waitUntil(lambda: bool(saved.calls), timeout=30000)
     assert load_flow(tmp_path / "model").sample(2, steps=2).x.shape == (2, 1, 8, 8)
     window.close()

@@ -11,7 +11,26 @@ from multiprocessing import Pipe
 import pytest
 import torch
 
-from fmstudio.app import process, trainer_log
+from fmstudio.core.config import TrainConfig
+from fmstudio.core.solver_spec import SampleRequest
+from fmstudio.live import process, trainer_log
+from fmstudio.live.protocol import (
+    Bye,
+    InternalError,
+    NewRun,
+    Pause,
+    RunStarted,
+    RunState,
+    Sample,
+    Sampled,
+    Shutdown,
+    SnapshotReady,
+    Start,
+    StateChanged,
+)
+
+NEW_RUN = NewRun(TrainConfig())
+SAMPLE = Sample(SampleRequest(1))
 
 
 class FakeEngine:
@@ -35,7 +54,7 @@ class FakeEngine:
     def new_run(self, *args) -> None:
         self._call("new_run")
         self.trainer = object()
-        self.send("run_started", None)
+        self.send(RunStarted(None))
 
     def start(self) -> None:
         self._call("start")
@@ -46,19 +65,19 @@ class FakeEngine:
 
     def pause(self) -> None:
         self.state = "paused"
-        self.send("snapshot", "the heavy pictures")  # what recovery must not recompute
+        self.send(SnapshotReady(None))  # the heavy pictures: what recovery must not recompute
 
     def recover(self) -> None:
         self._call("recover")
         if self.busy:
             self.state = "paused"
-            self.send("state", "paused")
+            self.send(StateChanged(RunState.PAUSED))
 
     def warm_up(self) -> None:
         self._call("warm_up")
 
-    def sample(self, request: dict) -> None:
-        self.send("sampled", request)
+    def sample(self, request: SampleRequest) -> None:
+        self.send(Sampled(request))
 
 
 @pytest.fixture
@@ -72,58 +91,58 @@ def app(monkeypatch, tmp_path):
     thread = threading.Thread(target=process.serve, args=(child, torch.get_num_threads()))
     thread.start()
     yield conn
-    conn.send(("shutdown", ()))
-    assert events_until(conn, "bye")
+    conn.send(Shutdown())
+    assert events_until(conn, Bye)
     thread.join(10)
     assert not thread.is_alive()
 
 
-def events_until(conn, kind: str) -> list[tuple[str, object]]:
-    """The events up to and including the first of `kind` (fails after 10 s without it)."""
+def events_until(conn, kind: type) -> list:
+    """The events up to and including the first of type `kind` (fails after 10 s without)."""
     events = []
     while conn.poll(10):
         events.append(conn.recv())
-        if events[-1][0] == kind:
+        if isinstance(events[-1], kind):
             return events
-    raise AssertionError(f"no {kind!r} event; got {events}")
+    raise AssertionError(f"no {kind.__name__} event; got {events}")
 
 
 def test_a_failing_tick_pauses_without_recomputing_and_names_the_log(app, monkeypatch):
     monkeypatch.setattr(FakeEngine, "failing", frozenset({"tick"}))
-    app.send(("new_run", ()))
-    app.send(("start", ()))
-    events = events_until(app, "internal_error")
-    message = events[-1][1]
+    app.send(NEW_RUN)
+    app.send(Start())
+    events = events_until(app, InternalError)
+    message = events[-1].message
     log = trainer_log.log_path()
     assert "in a training step: ValueError: tick is broken" in message
     assert "training paused" in message and f"(details in {log})" in message
     assert "Traceback" in log.read_text() and "ValueError: tick is broken" in log.read_text()
-    app.send(("sample", ({"n": 1},)))  # the process goes on
-    after = events_until(app, "sampled")
-    assert ("state", "paused") in after
-    assert "snapshot" not in [kind for kind, _ in events + after]
+    app.send(SAMPLE)  # the process goes on
+    after = events_until(app, Sampled)
+    assert StateChanged(RunState.PAUSED) in after
+    assert not any(isinstance(event, SnapshotReady) for event in events + after)
 
 
 def test_a_failing_warm_up_is_reported_once_and_the_process_goes_on(app, monkeypatch):
     monkeypatch.setattr(FakeEngine, "failing", frozenset({"warm_up"}))
-    app.send(("new_run", ()))
-    message = events_until(app, "internal_error")[-1][1]
+    app.send(NEW_RUN)
+    message = events_until(app, InternalError)[-1].message
     assert "in the warm-up: ValueError: warm_up is broken" in message
-    app.send(("sample", ({"n": 1},)))
-    assert [kind for kind, _ in events_until(app, "sampled")] == ["sampled"]
+    app.send(SAMPLE)
+    assert [type(event) for event in events_until(app, Sampled)] == [Sampled]
 
 
 def test_a_failing_recovery_is_logged_and_the_first_error_is_what_the_app_sees(app, monkeypatch):
     monkeypatch.setattr(FakeEngine, "failing", frozenset({"tick", "recover"}))
-    app.send(("new_run", ()))
-    app.send(("start", ()))
-    events = events_until(app, "internal_error")
-    assert "ValueError: tick is broken" in events[-1][1]
-    app.send(("sample", ({"n": 1},)))
-    assert [kind for kind, _ in events_until(app, "sampled")] == ["sampled"]
+    app.send(NEW_RUN)
+    app.send(Start())
+    events = events_until(app, InternalError)
+    assert "ValueError: tick is broken" in events[-1].message
+    app.send(SAMPLE)
+    assert [type(event) for event in events_until(app, Sampled)] == [Sampled]
     assert "ValueError: recover is broken" in trainer_log.log_path().read_text()
 
 
 def test_an_unknown_command_is_an_internal_error(app):
-    app.send(("fly", ()))
-    assert "unknown command 'fly'" in events_until(app, "internal_error")[-1][1]
+    app.send(Pause)  # a class, not a command: no engine method is chosen by what was sent
+    assert "unknown command" in events_until(app, InternalError)[-1].message

@@ -21,7 +21,7 @@ from fmstudio.app.views import (
 from fmstudio.app.views.field import arrow_segments, speed_bins
 from fmstudio.app.views.loss import LossBuffer
 from fmstudio.app.views.trajectories import curve_arrays
-from fmstudio.core.snapshot import Density, FieldFrames, Trajectories, smoothed
+from fmstudio.core.view_data import Density, FieldFrames, Trajectories, smoothed
 
 BOUNDS = (-4.0, 4.0, -4.0, 4.0)
 
@@ -441,7 +441,7 @@ def _fit(view, box) -> float:
 
 @pytest.mark.parametrize("size", [(470, 210), (300, 460), (700, 420)], ids=["wide", "tall", "main"])
 def test_views_fit_the_data_box_with_the_aspect_kept(qtbot, size):
-    from fmstudio.core.snapshot import plot_bounds
+    from fmstudio.core.view_data import plot_bounds
 
     points = _moons()
     bounds = plot_bounds(points)
@@ -524,7 +524,7 @@ def test_log_loss_ticks_are_plain_decimals_that_do_not_crowd(qtbot, compact):
 
 
 def test_loss_readout_after_a_finished_run_shows_its_average_rate(qtbot):
-    from fmstudio.core.snapshot import Snapshot
+    from fmstudio.core.view_data import Snapshot
 
     view = shown(qtbot, LossView())
     done = Snapshot(step=1500, total_steps=1500, steps_per_s=28.8, lr=1e-3, loss_start=0,

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from fmstudio.app import style
 from fmstudio.app.views.plot import PlotView, make_check, make_label
-from fmstudio.core.snapshot import Density
+from fmstudio.core.view_data import Density
 
 LEVEL_QUANTILE = 99.0
 LEVEL_SLACK = 1.25

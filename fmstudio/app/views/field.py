@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from fmstudio.app import style
 from fmstudio.app.views.plot import PlotView, clear_curve, make_check, make_curve, make_label
-from fmstudio.core.snapshot import FieldFrames
+from fmstudio.core.view_data import FieldFrames
 
 SPEED_BINS = 6
 ARROW_LENGTH = 0.9

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QWidget
 
 from fmstudio.app import style
 from fmstudio.app.views.plot import PlotView, make_check, make_label
-from fmstudio.core.snapshot import smoothed
+from fmstudio.core.view_data import smoothed
 
 STATUS_TAIL = 5000
 COMPACT_FONT_PT = 7

@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from fmstudio.app import style
-from fmstudio.core.snapshot import Bounds, noise_bounds
+from fmstudio.core.view_data import Bounds, noise_bounds
 
 Color = tuple[int, int, int, int] | str | QColor
 

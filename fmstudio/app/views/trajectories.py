@@ -20,7 +20,7 @@ from fmstudio.app.views.plot import (
     make_scatter,
     set_points,
 )
-from fmstudio.core.snapshot import Trajectories
+from fmstudio.core.view_data import Trajectories
 
 MAX_CURVES = 150
 """Paths drawn at most: in a dock a few hundred pixels across, 300 already merge into a hairball

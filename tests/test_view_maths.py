@@ -10,24 +10,26 @@ from torch import nn
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.marginal import marginal_velocity
 from fmstudio.core.paths import make_path
-from fmstudio.core.snapshot import (
+from fmstudio.core.solver_spec import SolverSpec
+from fmstudio.core.view_data import (
     Snapshot,
     Trajectories,
+    histogram_density,
+    noise_bounds,
+    plot_bounds,
+    smoothed,
+)
+from fmstudio.core.view_maths import (
     conditional_paths,
     display_frames,
     exact_marginal_field,
     frame_times,
     grid_points,
-    histogram_density,
     learned_field,
     likelihood_density,
-    noise_bounds,
-    plot_bounds,
     sample_run,
-    smoothed,
     trajectories,
 )
-from fmstudio.core.solver_spec import SolverSpec
 
 
 class Shift(nn.Module):

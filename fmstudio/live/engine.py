@@ -3,8 +3,9 @@
 It is Qt-free on purpose: it runs in a child process (`process.py`), so training has a Python
 interpreter, a GIL and a core of its own and the window's drawing cannot slow it down (with a
 worker *thread*, the GUI's drawing held the GIL often enough to cost training about a third of
-its speed; benchmarks/bench_ui.py). Commands are method calls between chunks; events (a new
-run, snapshots, state changes, errors, sampling results) go out through `send(kind, payload)`.
+its speed; benchmarks/bench_ui.py). Commands are method calls between chunks (`process.DISPATCH`
+maps each `protocol.Command` to one); events (`protocol.Event`: a new run, snapshots, state
+changes, errors, sampling results) go out through `send(event)`.
 
 Snapshots are throttled by time (`PUBLISH_INTERVAL`) and the expensive pictures by a budget
 (`HEAVY_SHARE` of the engine's time), computed only for the views that are shown.
@@ -22,9 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fmstudio.app import trainer_log
-from fmstudio.core import compare, io
-from fmstudio.core import snapshot as snap
+from fmstudio.core import compare, io, view_data, view_maths
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, DatasetError
 from fmstudio.core.evaluate import image_bits_per_dim
@@ -32,6 +31,23 @@ from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.reflow import reflow_trainer
 from fmstudio.core.solver_spec import SampleRequest, SolverSpec
 from fmstudio.core.training import DivergenceError, Trainer, lr_factor
+from fmstudio.live import trainer_log
+from fmstudio.live.protocol import (
+    Event,
+    Failed,
+    InternalError,
+    Measured,
+    Measurement,
+    Part,
+    RunInfo,
+    RunStarted,
+    RunState,
+    Sampled,
+    Saved,
+    SnapshotReady,
+    StateChanged,
+    TargetChanged,
+)
 
 TARGET_POINTS = 5000
 """Target points the views show (and W2 is measured against)."""
@@ -63,12 +79,12 @@ BPD_IMAGES = 64
 """Image runs: held-out images whose bits/dim is estimated live (`BPD_SOLVER`, Hutchinson)."""
 BPD_SOLVER = SolverSpec.fixed("rk4", 8)
 HEAVY_INTERVALS = {
-    "trajectories": 0.2,
-    "samples": 0.25,
-    "field": 0.25,
-    "likelihood": 3.0,
-    "conditional": math.inf,
-    "bpd": 10.0,
+    Part.TRAJECTORIES: 0.2,
+    Part.SAMPLES: 0.25,
+    Part.FIELD: 0.25,
+    Part.LIKELIHOOD: 3.0,
+    Part.CONDITIONAL: math.inf,
+    Part.BPD: 10.0,
 }
 """Fastest refresh of each picture while training; conditional paths do not depend on the model,
 so they are computed only for a new run, a new target, or when their view is switched on."""
@@ -80,29 +96,8 @@ FLOOR_SEED = 8
 FLOOR_DRAWS = 2
 """Independent draws the W2 floor averages over (`Engine._w2_floor`): each costs one exact W2,
 1.1 s at the sampling panel's 2000 points on 2 cores, once per target and size."""
-IMAGE_PARTS = frozenset({"trajectories", "bpd"})
+IMAGE_PARTS = frozenset({Part.TRAJECTORIES, Part.BPD})
 """The parts an image run can compute: x_t of fixed noise (the grid and strip) and bits/dim."""
-VIEW_PARTS = (
-    "samples",
-    "trajectories",
-    "conditional",
-    "field",
-    "marginal",
-    "density",
-    "likelihood",
-    "bpd",
-)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What the views need to know about a (new) run or target before any snapshot."""
-
-    config: TrainConfig
-    target: np.ndarray
-    bounds: snap.Bounds
-    t_range: tuple[float, float]
-    device: str
 
 
 RATE_WINDOW = 30.0
@@ -174,14 +169,8 @@ def _load_failure(exc: BaseException, directory: str | None = None) -> str:
     return str(exc) or type(exc).__name__
 
 
-Send = Callable[[str, object], None]
-"""How the engine reports: send("snapshot", Snapshot), send("state", "paused"), ...
-
-kinds: run_started (RunInfo), target_changed (RunInfo), snapshot (Snapshot), state (idle |
-training | paused | finished), failed (str: an expected error, e.g. a bad setting),
-internal_error (str: a bug, one line naming the log that holds the traceback), sampled
-(SampleRun), saved (str).
-"""
+Send = Callable[[Event], None]
+"""How the engine reports: one `protocol.Event` at a time (a snapshot, a state, a failure)."""
 
 
 class Engine:
@@ -190,17 +179,17 @@ class Engine:
     def __init__(self, send: Send) -> None:
         self.send = send
         self.trainer: Trainer | None = None
-        self.state = "idle"
-        self.views: frozenset[str] = frozenset(VIEW_PARTS) - {"likelihood", "conditional"}
+        self.state = RunState.IDLE
+        self.views: frozenset[Part] = frozenset(Part) - {Part.LIKELIHOOD, Part.CONDITIONAL}
         self._chunk_steps = 10
-        self._field_box: snap.Bounds | None = None
+        self._field_box: view_data.Bounds | None = None
         """What the field view shows (`set_field_box`); None: the data and noise box."""
         self._reset_run_state()
 
     @property
     def busy(self) -> bool:
         """True while training: the host should call `tick()` again without waiting."""
-        return self.state == "training"
+        return self.state is RunState.TRAINING
 
     def _reset_run_state(self) -> None:
         self._sent_losses = 0
@@ -209,12 +198,12 @@ class Engine:
         self._heavy_free_at = 0.0
         # A loaded run starts from the time its checkpoint says it trained.
         self._rate = _Rate(seconds=self.trainer.elapsed if self.trainer is not None else 0.0)
-        self._marginal: tuple[snap.Bounds, np.ndarray] | None = None
+        self._marginal: tuple[view_data.Bounds, np.ndarray] | None = None
         """The exact field and the box it was computed on (it depends on the target only)."""
         self._floors: dict[int, float] = {}
         """W2 floors of this target, by sample size (`_w2_floor`)."""
         self._target_t: torch.Tensor | None = None
-        self._bounds_cache: snap.Bounds | None = None
+        self._bounds_cache: view_data.Bounds | None = None
         self._x0: torch.Tensor | None = None
         self._broken: set[str] = set()
         """Pictures whose code raised: off until the next run or target (`_picture`)."""
@@ -261,18 +250,18 @@ class Engine:
     def _adopt(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self._reset_run_state()
-        self.send("run_started", self._run_info())
-        self._set_state("finished" if trainer.done else "idle")
+        self.send(RunStarted(self._run_info()))
+        self._set_state(RunState.FINISHED if trainer.done else RunState.IDLE)
         self._publish(force_heavy=True)
 
     def start(self) -> None:
-        if self.trainer is None or self.trainer.done or self.state == "training":
+        if self.trainer is None or self.trainer.done or self.state is RunState.TRAINING:
             return
-        self._set_state("training")
+        self._set_state(RunState.TRAINING)
 
     def pause(self) -> None:
-        if self.state == "training":
-            self._set_state("paused")
+        if self.state is RunState.TRAINING:
+            self._set_state(RunState.PAUSED)
             self._publish(force_heavy=True)
 
     def update_settings(self, changes: dict) -> None:
@@ -283,10 +272,10 @@ class Engine:
         except ConfigError as exc:
             self._fail(str(exc))
             return
-        if self.state == "finished" and not self.trainer.done:
-            self._set_state("paused")  # more steps were asked for: the run can go on
-        elif self.trainer.done and self.state != "finished":
-            self._set_state("finished")
+        if self.state is RunState.FINISHED and not self.trainer.done:
+            self._set_state(RunState.PAUSED)  # more steps were asked for: the run can go on
+        elif self.trainer.done and self.state is not RunState.FINISHED:
+            self._set_state(RunState.FINISHED)
         self._publish()
 
     def set_dataset(self, dataset: Dataset2D) -> None:
@@ -303,30 +292,34 @@ class Engine:
         self._target_t = None
         self._bounds_cache = None
         self._broken.clear()
-        self.send("target_changed", self._run_info())
+        self.send(TargetChanged(self._run_info()))
         self._publish(force_heavy=True)
 
-    def set_views(self, views: frozenset) -> None:
+    def set_views(self, views: frozenset[Part]) -> None:
         """Which expensive parts the visible views need; the others are not computed at all."""
         added = frozenset(views) - self.views
         self.views = frozenset(views)
         if added and self.trainer is not None:
-            if self.state != "training":
+            if self.state is not RunState.TRAINING:
                 self._publish(force_heavy=True)
             else:
                 for part in added & set(HEAVY_INTERVALS):
                     self._due[part] = 0.0  # switched on mid-run: draw it at the next chance
 
-    def set_field_box(self, box: snap.Bounds) -> None:
+    def set_field_box(self, box: view_data.Bounds) -> None:
         """The range the field view shows (its dock's shape, pan and zoom): the arrows are
         computed over all of it, not only the data box."""
         box = tuple(float(b) for b in box)
         if box == self._field_box:
             return
         self._field_box = box
-        self._due["field"] = 0.0
-        if self.trainer is not None and self.state != "training" and self._wants("field"):
-            self._publish(force_heavy=True, only=frozenset({"field"}))
+        self._due[Part.FIELD] = 0.0
+        if (
+            self.trainer is not None
+            and self.state is not RunState.TRAINING
+            and self._wants(Part.FIELD)
+        ):
+            self._publish(force_heavy=True, only=frozenset({Part.FIELD}))
 
     def sample(self, request: SampleRequest) -> None:
         """Sample the EMA model with the requested solver; sends `sampled` or `failed`."""
@@ -337,7 +330,7 @@ class Engine:
         gen = torch.Generator(device=flow.device).manual_seed(request.seed)
         try:
             x0 = flow.prior(request.n, flow.data_shape, gen)
-            run = snap.sample_run(
+            run = view_maths.sample_run(
                 flow,
                 x0,
                 request.solver,
@@ -352,7 +345,7 @@ class Engine:
             return
         if run.w2 is not None:
             run = replace(run, w2_floor=self._w2_floor(run.w2_points))
-        self.send("sampled", run)
+        self.send(Sampled(run))
 
     def save_model(self, directory: str) -> None:
         if self.trainer is None:
@@ -363,7 +356,7 @@ class Engine:
         except OSError as exc:
             self._fail(f"Cannot save the model to {directory}: {exc}")
             return
-        self.send("saved", str(Path(directory)))
+        self.send(Saved(str(Path(directory))))
 
     def measure(self, n: int = 1000) -> None:
         """W2 vs NFE over the solver ladder and the flow table (`core.compare`) for the current
@@ -389,7 +382,7 @@ class Engine:
             steps_per_s=self._average_rate(time.perf_counter()),
             w2_floor=self._w2_floor(min(len(target), REPORT_POINTS)),
         )
-        self.send("measured", {"ladder": ladder, "table": table})
+        self.send(Measured(Measurement(ladder, table)))
 
     def recover(self) -> None:
         """After an unexpected error in a command or a tick: stop training, publishing nothing
@@ -398,26 +391,26 @@ class Engine:
 
     def _halt(self) -> None:
         """Stop training (a new run replaces this one)."""
-        if self.state == "training":
-            self._set_state("paused")
+        if self.state is RunState.TRAINING:
+            self._set_state(RunState.PAUSED)
 
     # ---- the training loop -------------------------------------------------------------
 
     def tick(self) -> None:
         """One chunk of training steps (about `CHUNK_SECONDS`), then a snapshot if it is time."""
         trainer = self.trainer
-        if trainer is None or self.state != "training":
+        if trainer is None or self.state is not RunState.TRAINING:
             return
         start = time.perf_counter()
         try:
             trainer.run(self._chunk_steps)
         except DivergenceError as exc:
-            self._set_state("paused")
+            self._set_state(RunState.PAUSED)
             self._fail(str(exc))
             self._publish(force_heavy=True)
             return
         except RuntimeError as exc:  # out of memory, a device error
-            self._set_state("paused")
+            self._set_state(RunState.PAUSED)
             self._fail(f"Training stopped: {exc}")
             return
         spent = time.perf_counter() - start
@@ -425,7 +418,7 @@ class Engine:
         self._chunk_steps = int(min(5000, max(1, self._chunk_steps * min(2.0, max(0.5, scale)))))
         self._rate.add(time.perf_counter(), trainer.step_count)
         if trainer.done:
-            self._set_state("finished")
+            self._set_state(RunState.FINISHED)
             self._publish(force_heavy=True)
             return
         self._publish()
@@ -444,7 +437,7 @@ class Engine:
         self._last_publish = now
         parts = self._heavy_parts(now, force_heavy, only)
         losses = np.asarray(trainer.losses[self._sent_losses :], dtype=np.float64)
-        item = snap.Snapshot(
+        item = view_data.Snapshot(
             step=trainer.step_count,
             total_steps=trainer.config.steps,
             steps_per_s=self._rate.live() if self.busy else self._average_rate(now),
@@ -455,7 +448,7 @@ class Engine:
             **parts,
         )
         self._sent_losses = len(trainer.losses)
-        self.send("snapshot", item)
+        self.send(SnapshotReady(item))
 
     def _heavy_parts(self, now: float, force: bool, only: frozenset | None = None) -> dict:
         """The expensive parts that are wanted (and in `only`, if given) and due: all of them
@@ -476,37 +469,37 @@ class Engine:
         self._heavy_free_at = now + cost * (1.0 - HEAVY_SHARE) / HEAVY_SHARE
         return parts
 
-    def _picture(self, name: str) -> dict:
+    def _picture(self, name: Part) -> dict:
         """One picture part. One whose code raises is reported once and left off until the next
         run or target: a bug in a picture must not stop training nor flood the app every tick,
         and the snapshot goes out with the other parts."""
         try:
-            return getattr(self, f"_{name}")()
+            return PICTURES[name](self)
         except Exception as exc:
             self._broken.add(name)
             then = "that picture is off until the next run or target"
             message = trainer_log.internal_error(f"the {name} picture", exc, then)
-            self.send("internal_error", message)
+            self.send(InternalError(message))
             return {}
 
     @property
     def _is_image(self) -> bool:
         return self.trainer is not None and self.trainer.images is not None
 
-    def _wants(self, name: str) -> bool:
+    def _wants(self, name: Part) -> bool:
         """Whether a part is needed by a visible view (`self.views`, set by the window) and
         makes sense for this run (image runs: `IMAGE_PARTS` only; 2-D runs: all but bpd), and
         has not failed in this run (`_broken`)."""
-        parts = IMAGE_PARTS if self._is_image else set(HEAVY_INTERVALS) - {"bpd"}
+        parts = IMAGE_PARTS if self._is_image else set(HEAVY_INTERVALS) - {Part.BPD}
         if name in self._broken or name not in parts:
             return False
-        if name == "samples":  # the samples view, and the histogram density drawn from them
-            return "samples" in self.views or self._histogram
+        if name is Part.SAMPLES:  # the samples view, and the histogram density drawn from them
+            return Part.SAMPLES in self.views or self._histogram
         return name in self.views
 
     @property
     def _histogram(self) -> bool:
-        return "density" in self.views and "likelihood" not in self.views
+        return Part.DENSITY in self.views and Part.LIKELIHOOD not in self.views
 
     def _flow_and_noise(self):
         flow = self.trainer.flow()
@@ -521,9 +514,9 @@ class Engine:
         samples (the same noise every time, so the user sees the same images sharpen)."""
         flow, x0 = self._flow_and_noise()
         frames = IMAGE_FRAMES if self._is_image else TRAJECTORY_FRAMES
-        times = snap.frame_times(flow.path, frames)
+        times = view_maths.frame_times(flow.path, frames)
         solver = SolverSpec.fixed("midpoint", frames - 1)  # one step per frame
-        return {"trajectories": snap.trajectories(flow, x0, times, solver)}
+        return {"trajectories": view_maths.trajectories(flow, x0, times, solver)}
 
     def _conditional(self) -> dict:
         """A few noise particles paired with target points by the run's own coupling (exact
@@ -533,8 +526,8 @@ class Engine:
         x1 = self._target_tensor()[:CONDITIONAL_PAIRS].to(x0.device)
         gen = torch.Generator(device=x0.device).manual_seed(7)
         x0, x1 = self.trainer.coupling.pair(x0, x1, gen)
-        times = snap.frame_times(flow.path, TRAJECTORY_FRAMES)
-        return {"conditional": snap.conditional_paths(flow.path, x0, x1, times)}
+        times = view_maths.frame_times(flow.path, TRAJECTORY_FRAMES)
+        return {"conditional": view_maths.conditional_paths(flow.path, x0, x1, times)}
 
     def _samples(self) -> dict:
         """Model samples from fixed noise (the same each time, so changes are the model's),
@@ -546,7 +539,7 @@ class Engine:
         points = samples.float().cpu().numpy().copy()
         parts: dict = {"samples": points}
         if self._histogram:
-            parts["density"] = snap.histogram_density(points, self._bounds())
+            parts["density"] = view_data.histogram_density(points, self._bounds())
         return parts
 
     def _field(self) -> dict:
@@ -554,13 +547,13 @@ class Engine:
         it says), and the exact field on the same grid when asked for: that one depends on the
         target only, so it is kept until the target or the box changes."""
         flow = self.trainer.flow()
-        times = snap.frame_times(flow.path, FIELD_FRAMES)
-        box = self._field_box or snap.noise_bounds(self._bounds())
-        frames = snap.learned_field(flow, box, times, FIELD_GRID)
-        if "marginal" in self.views:
+        times = view_maths.frame_times(flow.path, FIELD_FRAMES)
+        box = self._field_box or view_data.noise_bounds(self._bounds())
+        frames = view_maths.learned_field(flow, box, times, FIELD_GRID)
+        if Part.MARGINAL in self.views:
             if self._marginal is None or self._marginal[0] != box:
                 target = self._target_tensor()[:MARGINAL_POINTS]
-                exact = snap.exact_marginal_field(flow.path, target, box, times, FIELD_GRID)
+                exact = view_maths.exact_marginal_field(flow.path, target, box, times, FIELD_GRID)
                 self._marginal = (box, exact)
             frames = replace(frames, marginal=self._marginal[1])
         return {"field": frames}
@@ -577,7 +570,7 @@ class Engine:
             return {}  # a diverging model: the loss curve and the banner say so
 
     def _likelihood(self) -> dict:
-        return {"density": snap.likelihood_density(self.trainer.flow(), self._bounds())}
+        return {"density": view_maths.likelihood_density(self.trainer.flow(), self._bounds())}
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -603,10 +596,10 @@ class Engine:
             self._floors[n] = float(np.mean([wasserstein2(reference, d) for d in draws]))
         return self._floors[n]
 
-    def _bounds(self) -> snap.Bounds:
+    def _bounds(self) -> view_data.Bounds:
         """Fixed per target, so the views keep their frame while the model changes."""
         if self._bounds_cache is None:
-            self._bounds_cache = snap.plot_bounds(self._target_tensor().numpy())
+            self._bounds_cache = view_data.plot_bounds(self._target_tensor().numpy())
         return self._bounds_cache
 
     def _run_info(self) -> RunInfo:
@@ -625,16 +618,27 @@ class Engine:
             device=str(trainer.device),
         )
 
-    def _set_state(self, state: str) -> None:
-        """The new state; entering or leaving "training" starts or stops the training clock."""
-        if state != self.state:
+    def _set_state(self, state: RunState) -> None:
+        """The new state; entering or leaving training starts or stops the training clock."""
+        if state is not self.state:
             now = time.perf_counter()
-            if self.state == "training":
+            if self.state is RunState.TRAINING:
                 self._rate.stop(now)
-            if state == "training":
+            if state is RunState.TRAINING:
                 self._rate.start(now, self.trainer.step_count)
             self.state = state
-            self.send("state", state)
+            self.send(StateChanged(state))
 
     def _fail(self, message: str) -> None:
-        self.send("failed", message)
+        self.send(Failed(message))
+
+
+PICTURES: dict[Part, Callable[[Engine], dict]] = {
+    Part.TRAJECTORIES: lambda engine: engine._trajectories(),
+    Part.SAMPLES: lambda engine: engine._samples(),
+    Part.FIELD: lambda engine: engine._field(),
+    Part.LIKELIHOOD: lambda engine: engine._likelihood(),
+    Part.CONDITIONAL: lambda engine: engine._conditional(),
+    Part.BPD: lambda engine: engine._bpd(),
+}
+"""Each heavy part and the method that computes it (`HEAVY_INTERVALS` says how often)."""
