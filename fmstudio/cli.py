@@ -19,19 +19,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from fmstudio.console import Console
-from fmstudio.core import distributed, imagegrid, io, run_dir
+from fmstudio.core import run_dir
 from fmstudio.core.atomic import atomic_write
-from fmstudio.core.compare import compare, folder_name, write_csv
 from fmstudio.core.config import RESUME_SETTINGS, SETTINGS, ConfigError, TrainConfig
-from fmstudio.core.config_text import parse_configs, path_values
+from fmstudio.core.config_text import folder_name, parse_configs, path_values
 from fmstudio.core.data import PRESETS, DatasetError, make_preset, save_points
-from fmstudio.core.evaluate import evaluate, evaluate_images
+from fmstudio.core.errors import CheckpointError
 from fmstudio.core.outputs import (
     check_name,
     claim_file,
@@ -41,10 +37,17 @@ from fmstudio.core.outputs import (
     same_place,
     signals_held,
 )
+from fmstudio.core.run_header import write_json
 from fmstudio.core.schema import Described
 from fmstudio.core.solver_spec import ADAPTIVE, DEFAULT_TOLERANCE, SOLVERS, SolverSpec
+from fmstudio.core.tables import write_csv
 from fmstudio.core.threads import default_threads
-from fmstudio.core.training import DivergenceError, Trainer
+
+if TYPE_CHECKING:  # the commands import torch's modules when they run: `--help` needs none
+    import numpy as np
+
+    from fmstudio.core import distributed
+    from fmstudio.core.training import Trainer
 
 EXIT_INTERRUPTED = 130
 MIN_WINDOW = (640, 480)
@@ -355,6 +358,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(f"--resume {args.resume}: no such run folder")
     out = check_name(args.out) if args.out is not None else args.resume
     config = None if resuming else _config_from_args(args)  # refused before anything is made
+    from fmstudio.core import distributed
+
     ctx = distributed.from_env(args.device or "auto")
     main = ctx is None or ctx.is_main
     try:
@@ -374,6 +379,9 @@ def _train(
     ctx: distributed.DistContext | None,
 ) -> int:
     """Train the new run `config`, or (None) resume `args.resume`, writing into `out`."""
+    from fmstudio.core import distributed, io
+    from fmstudio.core.training import DivergenceError, Trainer
+
     main = ctx is None or ctx.is_main
     if config is None:
         trainer = io.load_trainer(args.resume, dist=ctx, **_given_config(args))
@@ -453,6 +461,8 @@ def _stop_for_lost_peer(lost: str, main: bool, out: Path, trainer: Trainer) -> N
     gloo's threads made the interpreter's exit print "terminate called without an active
     exception" under the one line the user should read.
     """
+    from fmstudio.core import io
+
     with signals_held(reraise=False):
         if main:
             io.save_checkpoint(out, trainer)
@@ -508,6 +518,8 @@ def _train_loop(
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from fmstudio.core import io
+
     solver = _solver(args)
     _check_counts(args, "n")
     console = Console(args.quiet)
@@ -549,6 +561,10 @@ def _upscale(upscale: int | None, side: int) -> int:
 
 def _write_images(samples: np.ndarray, out: Path, scale: int) -> None:
     """grid.png, one PNG per sample and samples.npy (values in [-1, 1]) into `out`."""
+    import numpy as np
+
+    from fmstudio.core import imagegrid
+
     imagegrid.save_png(imagegrid.grid(samples), out / "grid.png", upscale=scale)
     imagegrid.save_images(samples, out, upscale=scale)
     atomic_write(out / "samples.npy", lambda handle: np.save(handle, samples, allow_pickle=False))
@@ -556,10 +572,13 @@ def _write_images(samples: np.ndarray, out: Path, scale: int) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """The report as one JSON line on stdout; its phases, timed, on stderr."""
+    from fmstudio.core.evaluate import evaluate, evaluate_images
+    from fmstudio.core.run_header import read_header
+
     solver = _solver(args)
     _check_counts(args, "n", "nll_n")
     console = Console(args.quiet)
-    if io.read_header(args.run)["config"].is_image:
+    if read_header(args.run)["config"].is_image:
         report = evaluate_images(
             args.run, n=args.n or 64, nll_n=args.nll_n or 128, seed=args.seed,
             device=args.device, progress=console.phase, solver=solver,
@@ -575,7 +594,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from fmstudio.core import figure
+    from fmstudio.core import figure, io
+    from fmstudio.core.compare import compare
     from fmstudio.core.view_data import plot_bounds
 
     _check_counts(args, "n")
@@ -630,10 +650,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _write_rows(stem: Path, rows: list[dict]) -> None:
     """Rows as CSV and JSON, atomically."""
     write_csv(stem.with_suffix(".csv"), rows)
-    io.write_json(stem.with_suffix(".json"), rows)
+    write_json(stem.with_suffix(".json"), rows)
 
 
 def cmd_reflow(args: argparse.Namespace) -> int:
+    from fmstudio.core import io
     from fmstudio.core.reflow import reflow_trainer
 
     console = Console(args.quiet)
@@ -699,6 +720,8 @@ def _use_threads(count: int | None) -> None:
     """torch's CPU threads: `--threads`, else all cores but one (`core.threads` says why)."""
     if count is not None and count < 1:
         raise CLIError(f"--threads must be at least 1, got {count}")
+    import torch
+
     torch.set_num_threads(count or default_threads())
 
 
@@ -718,7 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "threads" in args:
             _use_threads(args.threads)
         return COMMANDS[args.command](args)
-    except (CLIError, ConfigError, DatasetError, io.CheckpointError, ValueError,
+    except (CLIError, ConfigError, DatasetError, CheckpointError, ValueError,
             ArithmeticError, OSError) as exc:  # fmt: skip
         print(f"fmstudio {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -33,7 +33,7 @@ IMAGES = dict(dataset="digits", unet="tiny", batch_size=64, held_out=64)
 
 def test_the_app_offers_cuda_and_auto_picks_it():
     pytest.importorskip("PySide6")
-    from fmstudio.app.panels.settings import available_devices
+    from fmstudio.core.training import available_devices
 
     cuda = torch.cuda.is_available()
     assert ("cuda" in available_devices()) == cuda

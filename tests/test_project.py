@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,31 @@ def test_ruff(args):
     ruff = str(Path(sys.executable).parent / "ruff")  # installed with the test extras
     result = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_window_and_the_cli_s_help_import_neither_torch_nor_pot(tmp_path):
+    """The window's process draws and edits; torch and POT load in the training process only
+    (issue 12: the window opens at once). Built for real: the main window, image mode and
+    compare mode, each with its training process running."""
+    code = (
+        "import os, sys\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "import fmstudio.cli\n"
+        "fmstudio.cli.build_parser()\n"
+        "from fmstudio.app.window import MainWindow\n"
+        f"w = MainWindow(QSettings({str(tmp_path / 'p.ini')!r}, QSettings.Format.IniFormat))\n"
+        "w.show(); w.open_images(); w.open_compare('ot,vp')\n"
+        "for _ in range(50): app.processEvents()\n"
+        "heavy = sorted(m for m in ('torch', 'ot', 'torchdiffeq', 'safetensors')"
+        " if m in sys.modules)\n"
+        "for win in (w.image_window, w.compare_window, w): win.close()\n"
+        "print(heavy)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -40,10 +40,10 @@ from fmstudio.app.compare_panel import FINAL_POINTS, MODES, ComparePanel
 from fmstudio.app.screen import fit_to_screen
 from fmstudio.app.views import TimeBar
 from fmstudio.app.views.plot import make_plot
-from fmstudio.core.compare import folder_name, write_csv
 from fmstudio.core.config import ConfigError, TrainConfig
-from fmstudio.core.config_text import parse_configs
+from fmstudio.core.config_text import folder_name, parse_configs
 from fmstudio.core.data import Dataset2D
+from fmstudio.core.tables import write_csv
 from fmstudio.live.protocol import Measurement, NewRun, Pause, Reflow, SaveModel, Start
 
 TABLE_COLUMNS = (

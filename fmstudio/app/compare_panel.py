@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from fmstudio.app.controller import Controller
 from fmstudio.app.views import FieldView, LossView, SamplesView, TrajectoryView
-from fmstudio.core.compare import folder_name
+from fmstudio.core.config_text import folder_name
 from fmstudio.live.protocol import Measure, Measurement, Part, RunState, SetFieldBox, SetViews
 
 MODES = ("trajectories", "samples", "field")

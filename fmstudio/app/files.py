@@ -22,7 +22,8 @@ from fmstudio.app import export
 from fmstudio.app.views import TrajectoryView
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, load_points, save_points
-from fmstudio.core.io import CheckpointError, read_header
+from fmstudio.core.errors import CheckpointError
+from fmstudio.core.run_header import read_header
 from fmstudio.core.session import DataSource, Session, SessionError, load_session, save_session
 from fmstudio.live.protocol import LoadModel, SaveModel
 

@@ -44,6 +44,7 @@ from fmstudio.live.protocol import (
     NewRun,
     Part,
     Pause,
+    RunInfo,
     RunState,
     Sample,
     SaveModel,
@@ -286,9 +287,10 @@ class ImageWindow(QMainWindow):
 
     # ---- events ---------------------------------------------------------------------------
 
-    def _on_run_started(self, info) -> None:
+    def _on_run_started(self, info: RunInfo) -> None:
         self._run_lost = False
         self.saved_model.run_started()
+        self.settings_panel.set_devices(info.devices)
         self.step = 0
         self.samples = None
         self.loss_view.reset()

@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
-from fmstudio.app import export
+from fmstudio.app import export, startup
 from fmstudio.app.compare import CompareWindow
 from fmstudio.app.images import ImageWindow
 from fmstudio.app.style import apply_theme
@@ -243,6 +243,7 @@ def run_app(args: argparse.Namespace, config: TrainConfig, engine=None) -> int:
         app.aboutToQuit.connect(window.shutdown)
         _size(window, args.size)
         window.show()
+        QTimer.singleShot(0, lambda: startup.mark(startup.WINDOW_SHOWN))
         script = _script(window, args, config, app)
         if isinstance(script, str):  # the start failed: nothing to run, nobody to tell but us
             return fail(script)

@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fmstudio.app import ask, help_pages
+from fmstudio.app import ask, help_pages, startup
 from fmstudio.app.controller import Controller
 from fmstudio.app.files import FileActions
 from fmstudio.app.panels import DataPanel, SamplingPanel, SettingsPanel
@@ -695,6 +695,7 @@ class MainWindow(QMainWindow):
         self.run_info = info
         self._run_lost = False
         self.saved_model.run_started()
+        self.settings_panel.set_devices(info.devices)
         self.settings_panel.set_config(info.config)
         self.loss_view.reset()
         self.time_bar.set_range(*info.t_range)
@@ -741,6 +742,8 @@ class MainWindow(QMainWindow):
             self.field_view.set_frames(item.field)
         if item.density is not None:
             self.density_view.set_density(item.density)
+        if item.samples is not None or item.field is not None:
+            QTimer.singleShot(0, lambda: startup.mark(startup.FIRST_PICTURE))  # once drawn
 
     def _on_state(self, state: RunState) -> None:
         self.state = state

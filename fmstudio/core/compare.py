@@ -10,15 +10,11 @@ path and coupling.
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
-from fmstudio.core.atomic import atomic_write
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.flow import FlowModel, nll_nats
 from fmstudio.core.metrics import wasserstein2
@@ -37,21 +33,6 @@ ADAPTIVE_LADDER: tuple[tuple[str, tuple[float, ...]], ...] = (("dopri5", (1e-2, 
 """Adaptive solvers and the tolerances (atol = rtol) they are run at."""
 REPORT_SOLVER = SolverSpec.tolerance("dopri5", 1e-5)
 """The adaptive solver whose spent NFE (and samples' W2) the table reports."""
-
-
-def folder_name(config: str) -> str:
-    """A file-system-safe folder name: 'ot:sigma_min=0.1' → 'ot_sigma_min-0.1'."""
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in config.replace("=", "-"))
-
-
-def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows as CSV (None as an empty cell), written atomically."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
-    writer.writeheader()
-    writer.writerows(rows)
-    text = buffer.getvalue()
-    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def train_interleaved(

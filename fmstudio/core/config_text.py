@@ -55,3 +55,9 @@ def parse_configs(spec: str, base: TrainConfig) -> list[tuple[str, TrainConfig]]
     if not configs:
         raise ConfigError("give at least one configuration, e.g. --paths ot,vp")
     return configs
+
+
+def folder_name(config: str) -> str:
+    """A file-system-safe folder name for a configuration: 'ot:sigma_min=0.1' →
+    'ot_sigma_min-0.1'."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in config.replace("=", "-"))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import array
 import dataclasses
-import json
 import os
 import secrets
 from pathlib import Path
@@ -52,29 +51,46 @@ from fmstudio.core.errors import CheckpointError
 from fmstudio.core.flow import FlowModel
 from fmstudio.core.models import build_model
 from fmstudio.core.paths import make_path
-from fmstudio.core.safe_read import FileRefused, read_capped, regular_size
+from fmstudio.core.run_header import (
+    CONFIG_FILE,
+    DENSITY_FILE,
+    FORMAT,
+    MAX_JSON_BYTES,
+    MAX_SIDE,
+    MODEL_FILE,
+    OWNED_FILES,
+    POINTS_FILE,
+    STATE_FILE,
+    VERSION,
+    json_writer,
+    read_header,
+    read_json,
+    write_json,
+)
+from fmstudio.core.safe_read import FileRefused, regular_size
 
 if TYPE_CHECKING:
     from fmstudio.core.training import TrainingData
 
-FORMAT = "fmstudio-checkpoint"
-VERSION = 1
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.safetensors"
-STATE_FILE = "train_state.safetensors"
-POINTS_FILE = "data.npy"
-DENSITY_FILE = "data.png"
-MAX_JSON_BYTES = 1 << 20
-OWNED_FILES = (CONFIG_FILE, MODEL_FILE, STATE_FILE, POINTS_FILE, DENSITY_FILE)
-"""Every file a save writes: the ones a new save lacks are deleted when it lands."""
-MAX_SIDE = 4096
-"""The largest image side a checkpoint's data_shape may name."""
-
-__all__ = ["CheckpointError", "load_flow", "load_trainer", "read_header", "save_checkpoint"]
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    atomic_write(path, _json_writer(data))
+__all__ = [
+    "CONFIG_FILE",
+    "DENSITY_FILE",
+    "FORMAT",
+    "MAX_JSON_BYTES",
+    "MAX_SIDE",
+    "MODEL_FILE",
+    "OWNED_FILES",
+    "POINTS_FILE",
+    "STATE_FILE",
+    "VERSION",
+    "CheckpointError",
+    "load_flow",
+    "load_trainer",
+    "read_header",
+    "read_json",
+    "save_checkpoint",
+    "write_json",
+]
 
 
 def write_tensors(
@@ -85,38 +101,11 @@ def write_tensors(
     atomic_write(path, _tensor_writer(tensors, generation))
 
 
-def _json_writer(data: Any) -> run_dir.Writer:
-    blob = (json.dumps(data, indent=2) + "\n").encode("utf-8")
-    return lambda handle: handle.write(blob)
-
-
 def _tensor_writer(tensors: dict[str, Tensor], generation: str | None) -> run_dir.Writer:
     """Serialised now (a snapshot of the state at the call), written when the save runs."""
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     blob = save(flat, metadata=None if generation is None else {"generation": generation})
     return lambda handle: handle.write(blob)
-
-
-def read_json(path: str | os.PathLike, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
-    """A JSON object from a regular file of at most `max_bytes`, or CheckpointError (a FIFO,
-    a device or a file that is too large or nested too deeply is refused before it is read
-    whole)."""
-    path = Path(path)
-    try:
-        data = json.loads(read_capped(path, max_bytes).decode("utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(path, "file not found") from None
-    except FileRefused as exc:
-        raise CheckpointError(path, str(exc)) from None
-    except RecursionError:
-        raise CheckpointError(path, "JSON nested too deeply") from None
-    except OSError as exc:
-        raise CheckpointError(path, f"cannot read it ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, too-long integers
-        raise CheckpointError(path, f"not a readable JSON file ({exc})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(path, "expected a JSON object")
-    return data
 
 
 def _open_tensors(path: Path, generation: str | None):
@@ -216,7 +205,7 @@ def save_checkpoint(directory: str | os.PathLike, trainer, *, resumable: bool = 
         files[STATE_FILE] = _tensor_writer(_train_state(trainer, data), generation)
     data_fields, data_files = _save_data(data.dataset)
     files.update(data_files)
-    files[CONFIG_FILE] = _json_writer(
+    files[CONFIG_FILE] = json_writer(
         {
             "format": FORMAT,
             "version": VERSION,
@@ -273,64 +262,6 @@ def _train_state(trainer, data: TrainingData) -> dict[str, Tensor]:
     if trainer.coupled is not None:
         tensors["coupled.x0"], tensors["coupled.x1"] = trainer.coupled
     return tensors
-
-
-def read_header(directory: str | os.PathLike) -> dict[str, Any]:
-    """config.json of a run directory, with its format and fields checked."""
-    path = run_dir.locate(directory, CONFIG_FILE)
-    header = read_json(path)
-    if header.get("format") != FORMAT:
-        raise CheckpointError(path, f"not an fmstudio checkpoint (format {header.get('format')!r})")
-    if header.get("version") != VERSION:
-        raise CheckpointError(path, f"unsupported checkpoint version {header.get('version')!r}")
-    for key, kind in (("config", dict), ("model", dict), ("path", dict), ("step", int)):
-        if not isinstance(header.get(key), kind):
-            raise CheckpointError(path, f"'{key}' is missing or malformed")
-    if not isinstance(header.get("generation"), (str, type(None))) or header["step"] < 0:
-        raise CheckpointError(path, "'generation' or 'step' is malformed")
-    try:
-        header["config"] = TrainConfig.from_dict(header["config"])
-    except ConfigError as exc:
-        raise CheckpointError(path, str(exc)) from None
-    header["data_shape"] = _data_shape(header, path)
-    _locate_saved_data(header["config"], Path(directory))
-    return header
-
-
-def _locate_saved_data(config: TrainConfig, directory: Path) -> None:
-    """Data saved beside the model is named relative to the run directory (so the folder can
-    move): point the config at the file where the directory is now. A name without such a
-    file (an older run's own file, relative to where it was trained) is left as it is."""
-    if config.dataset in (POINTS_FILE, DENSITY_FILE):
-        saved = run_dir.locate(directory, config.dataset)
-        if saved.is_file():
-            config.dataset = str(saved.resolve())
-
-
-def _data_shape(header: dict[str, Any], path: Path) -> tuple[int, ...]:
-    """One sample's shape from config.json, checked against the model it feeds: (dim,) for
-    an MLP, (in_channels, H, W) for a U-Net with sides of at most MAX_SIDE."""
-    shape = header.get("data_shape", [header.get("data_dim", 2)])
-    model = header["model"]
-    kind = model.get("kind")
-    if kind not in ("mlp", "unet"):
-        raise CheckpointError(path, f"unknown model kind {kind!r}; choose one of mlp, unet")
-    fits = (
-        isinstance(shape, list)
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
-        and (
-            (kind == "mlp" and shape == [model.get("dim", 2)])
-            or (
-                kind == "unet"
-                and len(shape) == 3
-                and shape[0] == model.get("in_channels")
-                and all(1 <= v <= MAX_SIDE for v in shape[1:])
-            )
-        )
-    )
-    if not fits:
-        raise CheckpointError(path, f"data_shape {shape!r} does not fit the {kind} model")
-    return tuple(shape)
 
 
 def load_flow(directory: str | os.PathLike, device: str | torch.device = "cpu") -> FlowModel:

@@ -31,7 +31,8 @@ from fmstudio.core.data import (
     validate_points,
 )
 from fmstudio.core.data.drawing import MAX_POINTS
-from fmstudio.core.io import CheckpointError, read_json, write_json
+from fmstudio.core.errors import CheckpointError
+from fmstudio.core.run_header import read_json, write_json
 from fmstudio.core.safe_read import FileRefused, regular_size
 
 FORMAT = "fmstudio-session"

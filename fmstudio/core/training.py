@@ -59,6 +59,18 @@ class DivergenceError(RuntimeError):
         self.loss = loss
 
 
+def available_devices() -> tuple[str, ...]:
+    """ "auto" and "cpu", plus the accelerators torch can use on this machine: what the
+    settings forms offer (the training process tells the window, which has no torch)."""
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return tuple(devices)
+
+
 def resolve_device(name: str) -> torch.device:
     """`auto` picks cuda > mps > cpu; an explicit device that is not there is a ConfigError (a
     setting the user can change, not a failure of the run)."""

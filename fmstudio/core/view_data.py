@@ -11,6 +11,7 @@ call: `FieldFrames.at` and `Trajectories.at` interpolate linearly between neighb
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -188,18 +189,73 @@ class Snapshot:
         )
 
 
+SMOOTH_BLOCK = 256
+"""Steps per block of `smoothed`'s blocked recursion."""
+
+
 def smoothed(losses: np.ndarray, weight: float) -> np.ndarray:
-    """Exponential moving average of a loss curve with bias correction (TensorBoard-style).
+    """Exponential moving average of a loss curve with bias correction (TensorBoard-style):
+    y_t = w·y_{t−1} + (1 − w)·x_t, divided by 1 − w^t.
 
-    One `lfilter` pass in C, so redrawing a 100k-step curve every frame stays cheap.
+    In numpy (`_ema`), not scipy's `lfilter`: importing scipy.signal cost the window's
+    start-up 2 s. A live curve is smoothed by `Smoother`, which extends it by the new steps.
     """
-    from scipy.signal import lfilter  # here: scipy.signal costs every training process 0.5 s
-
     values = np.asarray(losses, dtype=np.float64)
     if weight <= 0 or len(values) == 0:
         return values
-    ema = lfilter([1.0 - weight], [1.0, -weight], values)
-    return ema / (1.0 - weight ** np.arange(1, len(values) + 1))
+    return _ema(values, weight, 0.0) / (1.0 - weight ** np.arange(1, len(values) + 1))
+
+
+def _ema(values: np.ndarray, weight: float, carry: float) -> np.ndarray:
+    """The recursion y_t = w·y_{t−1} + (1 − w)·x_t from y_{−1} = `carry`, uncorrected.
+
+    Blocked: within a block of `SMOOTH_BLOCK` steps it is one product with the matrix of powers
+    w^(j−i) (entries ≤ 1, so exact to rounding); only the carry from block to block loops.
+    """
+    n, b = len(values), SMOOTH_BLOCK
+    blocks = np.concatenate([values, np.zeros(-n % b)]).reshape(-1, b)
+    powers, decay = _block_powers(weight)
+    partial = (1.0 - weight) * blocks @ powers.T
+    for row in partial:
+        row += decay * carry
+        carry = row[-1]
+    return partial.ravel()[:n]
+
+
+@functools.lru_cache(maxsize=4)
+def _block_powers(weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """[j, i] → w^(j−i) below the diagonal (0 above), and w^(j+1): one block's recursion."""
+    j = np.arange(SMOOTH_BLOCK)
+    lags = np.subtract.outer(j, j)
+    return np.where(lags >= 0, weight ** np.clip(lags, 0, None), 0.0), weight ** (j + 1.0)
+
+
+class Smoother:
+    """`smoothed` of a curve that grows: a call with the same weight and the old points first
+    computes only the new ones (the loss view redraws 25 times a second over 100k steps)."""
+
+    def __init__(self) -> None:
+        self._weight: float | None = None
+        self._raw = np.empty(0)
+        self._ema = np.empty(0)
+        self._out = np.empty(0)
+
+    def __call__(self, losses: np.ndarray, weight: float) -> np.ndarray:
+        """The smoothed curve (a new array each call: the caller may keep it)."""
+        values = np.asarray(losses, dtype=np.float64)
+        if weight <= 0 or len(values) == 0:
+            return values
+        old = len(self._raw)
+        grown = old <= len(values) and np.array_equal(values[:old], self._raw)
+        if weight != self._weight or not grown:
+            old, self._ema, self._out = 0, np.empty(0), np.empty(0)
+        carry = self._ema[-1] if old else 0.0
+        tail = _ema(values[old:], weight, carry)
+        correction = 1.0 - weight ** np.arange(old + 1, len(values) + 1, dtype=np.float64)
+        self._ema = np.concatenate([self._ema, tail])
+        self._out = np.concatenate([self._out, tail / correction])
+        self._raw, self._weight = values.copy(), weight
+        return self._out
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from fmstudio.core.evaluate import image_bits_per_dim
 from fmstudio.core.metrics import wasserstein2
 from fmstudio.core.reflow import reflow_trainer
 from fmstudio.core.solver_spec import SampleRequest, SolverSpec
-from fmstudio.core.training import DivergenceError, Trainer, lr_factor
+from fmstudio.core.training import DivergenceError, Trainer, available_devices, lr_factor
 from fmstudio.live import trainer_log
 from fmstudio.live.protocol import (
     Event,
@@ -616,6 +616,7 @@ class Engine:
             bounds=bounds,
             t_range=(trainer.path.t_min, trainer.path.t_max),
             device=str(trainer.device),
+            devices=available_devices(),
         )
 
     def _set_state(self, state: RunState) -> None:

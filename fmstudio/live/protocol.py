@@ -172,6 +172,8 @@ class RunInfo:
     bounds: Bounds
     t_range: tuple[float, float]
     device: str
+    devices: tuple[str, ...] = ("auto", "cpu")
+    """The devices this machine's torch can train on (the settings forms offer them)."""
 
 
 @dataclass(frozen=True)

@@ -12,32 +12,21 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from fmstudio.app.panels import controls, forms
-from fmstudio.core import path_specs
+from fmstudio.core import choices, path_specs
 from fmstudio.core.choices import DEVICES
 from fmstudio.core.config import LIVE_SETTINGS, PATHS_OWN, SETTINGS, ConfigError, TrainConfig
 from fmstudio.core.schema import Applies, Change, Described, by_group
 
+FIRST_DEVICES = ("auto", "cpu")
+"""What the device list holds until the training process says what this machine has."""
 LOCKED_WHILE_TRAINING = tuple(d.name for d in SETTINGS if d.setting.change > Change.LIVE)
 """Settings that shape the model, the path, the data or the random stream (or, like the
 device, need the run to restart): locked once a run has steps."""
 PATH_PARAMETERS = frozenset(path_specs.all_parameter_names())
-
-
-def available_devices() -> list[str]:
-    """ "auto" and "cpu", plus the accelerators torch can actually use on this machine."""
-    import torch
-
-    devices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        devices.append("mps")
-    return devices
 
 
 class EditEffect(enum.Enum):
@@ -108,8 +97,23 @@ class SettingsPanel(QWidget):
     def _control(self, d: Described) -> QWidget:
         if d.name != "device":
             return controls.control(d)
-        here = available_devices()
-        return controls.control(d, [c for c in DEVICES if c.value in here])
+        return controls.control(d, [c for c in DEVICES if c.value in FIRST_DEVICES])
+
+    def set_devices(self, devices: tuple[str, ...]) -> None:
+        """Offer the devices the training process found (the window itself has no torch to
+        ask); the device shown stays as it is. Emits nothing."""
+        box = self._widgets.get("device")
+        if not isinstance(box, QComboBox):
+            return
+        shown = forms.widget_value(box)
+        with QSignalBlocker(box):
+            box.clear()
+            for choice in DEVICES:
+                if choice.value in devices:
+                    forms.add_combo_item(box, choice.label, choice.value, choice.help)
+            for extra in [d for d in devices if d not in choices.names(DEVICES)]:
+                forms.add_combo_item(box, extra, extra, "")
+        self.set_config(dataclasses.replace(self._collect(), device=shown))
 
     # -- reading and writing the config --------------------------------------------------------
 

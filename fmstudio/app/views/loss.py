@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QWidget
 
 from fmstudio.app import style
 from fmstudio.app.views.plot import PlotView, make_check, make_label
-from fmstudio.core.view_data import smoothed
+from fmstudio.core.view_data import Smoother, smoothed
 
 STATUS_TAIL = 5000
 COMPACT_FONT_PT = 7
@@ -75,6 +75,7 @@ class LossView(PlotView):
         """`compact`: a short strip with only the status line above it (compare panels)."""
         super().__init__("lossView", parent, aspect_locked=False, log_axes=("left",))
         self._buffer = LossBuffer()
+        self._smoother = Smoother()
         self._progress: tuple[int, int, float, float] | None = None
         self._y_range: tuple[float, float] | None = None
 
@@ -194,7 +195,7 @@ class LossView(PlotView):
         finite = np.isfinite(values)
         steps = np.flatnonzero(finite).astype(np.float64)
         raw = values[finite]  # boolean indexing copies: pyqtgraph may keep these arrays
-        smooth = smoothed(raw, float(self.smoothing.value()))
+        smooth = self._smoother(raw, float(self.smoothing.value()))
         for curve, y in ((self.raw_curve, raw), (self.smooth_curve, smooth)):
             x = steps
             if self.log_box.isChecked():
