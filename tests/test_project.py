@@ -81,3 +81,48 @@ def test_the_window_and_the_cli_s_help_import_neither_torch_nor_pot(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """fmstudio's modules and the fmstudio modules each imports (anywhere in its source)."""
+    modules = {}
+    for path in (ROOT / "fmstudio").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def test_no_import_cycle_and_layers_one_way():
+    """core ← live ← app and cli: no module imports a layer above its own, app never imports
+    the CLI, and no two modules import each other, directly or around a loop."""
+    graph = _import_graph()
+    layer = {"core": 0, "live": 1, "app": 2, "cli": 2}
+    for name, deps in graph.items():
+        own = layer.get(name.split(".")[1], -1) if name.count(".") else -1
+        for dep in deps:
+            above = layer.get(dep.split(".")[1], -1) if dep.count(".") else -1
+            assert above <= own or own == -1, f"{name} imports {dep}"
+            assert not (name.startswith("fmstudio.app") and dep == "fmstudio.cli"), name
+    seen: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        seen[name] = 1
+        for dep in sorted(graph[name]):
+            assert seen.get(dep) != 1, "import cycle: " + " -> ".join([*path, name, dep])
+            if dep not in seen:
+                visit(dep, [*path, name])
+        seen[name] = 2
+
+    for name in sorted(graph):
+        if name not in seen:
+            visit(name, [])

@@ -154,3 +154,19 @@ def test_the_settings_and_their_texts_load_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_setting_added_in_one_place_reaches_the_cli_the_run_and_old_files(tmp_path):
+    """adam_beta2 was added as one field of TrainConfig (plus its use in the optimizer): its
+    flag, its range check and its live change come from that one description, and a 0.1.0
+    config without it loads with torch's default, so old runs train on exactly as before."""
+    args = build_parser().parse_args(["train", "--adam-beta2", "0.95", "--out", "x"])
+    config = TrainConfig(**_given_config(args), steps=4, hidden=8, depth=1, batch_size=8)
+    trainer = Trainer(config.validate())
+    assert trainer.optimizer.param_groups[0]["betas"] == (0.9, 0.95)
+    trainer.update_settings(adam_beta2=0.9)  # live, as the settings form sends it
+    assert trainer.optimizer.param_groups[0]["betas"] == (0.9, 0.9)
+    with pytest.raises(ConfigError, match="adam_beta2 must be in"):
+        TrainConfig(adam_beta2=1.0).validate()
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "adam_beta2"}
+    assert TrainConfig.from_dict(old).adam_beta2 == 0.999  # torch's own default

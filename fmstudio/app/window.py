@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
 from fmstudio.app import ask, help_pages, startup
 from fmstudio.app.controller import Controller
 from fmstudio.app.files import FileActions
-from fmstudio.app.panels import DataPanel, SamplingPanel, SettingsPanel
-from fmstudio.app.panels.settings import EditEffect, edit_effect
+from fmstudio.app.panels.data import DataPanel
+from fmstudio.app.panels.sampling import SamplingPanel
+from fmstudio.app.panels.settings import EditEffect, SettingsPanel, edit_effect
 from fmstudio.app.prefs import Prefs
 from fmstudio.app.screen import fit_to_screen, fits_screen
 from fmstudio.app.views import (

@@ -174,6 +174,19 @@ class TrainConfig:
         decimals=5,
         change=Change.LIVE,
     )
+    adam_beta2: float = setting(
+        0.999,
+        "Adam β₂",
+        "Decay of Adam's running average of squared gradients: lower (0.95–0.99) adapts the "
+        "step size sooner, which steadies small-batch training and a target that changes.",
+        Group.OPTIMISATION,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        decimals=4,
+        step=0.001,
+        change=Change.LIVE,
+    )
     schedule: str = setting(
         "cosine",
         "LR schedule",

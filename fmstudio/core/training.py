@@ -282,9 +282,10 @@ class Trainer:
         for key in changes:
             setattr(self.config, key, getattr(candidate, key))
         self.ema.decay = self.config.ema_decay
-        if self._optimizer is not None:  # a new one takes the config's value when built
+        if self._optimizer is not None:  # a new one takes the config's values when built
             for group in self._optimizer.param_groups:
                 group["weight_decay"] = self.config.weight_decay
+                group["betas"] = (group["betas"][0], self.config.adam_beta2)
         if "batch_size" in changes:
             self.coupled = None
         if "jitter" in changes and hasattr(self.dataset, "jitter"):
@@ -308,6 +309,7 @@ class Trainer:
         return cls(
             self.model.parameters(),
             lr=self.config.lr,
+            betas=(0.9, self.config.adam_beta2),
             weight_decay=self.config.weight_decay,
             fused=self.device.type in ("cpu", "cuda"),
         )

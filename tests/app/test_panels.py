@@ -15,8 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fmstudio.app.panels import LOCKED_WHILE_TRAINING, DataPanel, SamplingPanel, SettingsPanel
+from fmstudio.app.panels.data import DataPanel
 from fmstudio.app.panels.forms import ScientificSpinBox
+from fmstudio.app.panels.sampling import SamplingPanel
+from fmstudio.app.panels.settings import LOCKED_WHILE_TRAINING, SettingsPanel
 from fmstudio.app.thumbnails import preset_icon, preset_pixmap
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import PRESETS

@@ -1,11 +1,8 @@
-"""The left-hand side panels: data source, training settings and sampling.
+"""The left-hand side panels: data source (data.py), training settings (settings.py, generated
+from the settings' descriptions by controls.py) and sampling (sampling.py); forms.py makes
+their controls.
 
-They show state and emit intent only; the main window connects their signals, opens dialogs
-and talks to the training process.
+They show state and emit intent only; the windows connect their signals, open dialogs and talk
+to the training process. Import each from its module (this package re-exports nothing, so
+importing `forms` does not import every panel).
 """
-
-from fmstudio.app.panels.data import DataPanel
-from fmstudio.app.panels.sampling import SamplingPanel
-from fmstudio.app.panels.settings import LOCKED_WHILE_TRAINING, SettingsPanel
-
-__all__ = ["LOCKED_WHILE_TRAINING", "DataPanel", "SamplingPanel", "SettingsPanel"]
