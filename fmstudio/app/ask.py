@@ -8,7 +8,6 @@ replace it; a modal dialog nobody answers would hang them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -18,28 +17,6 @@ class Answer(Enum):
     SAVE = "save"
     DISCARD = "discard"
     CANCEL = "cancel"
-
-
-@dataclass
-class SavedStep:
-    """The step at which a window's model was last saved, to tell whether dropping the model
-    loses training. A fresh model has nothing to lose and an opened one is on disk, so a new
-    run takes the step of its first snapshot (`step` is None until then)."""
-
-    step: int | None = 0
-
-    def run_started(self) -> None:
-        self.step = None
-
-    def seen(self, step: int) -> None:
-        if self.step is None:
-            self.step = step
-
-    def saved(self, step: int) -> None:
-        self.step = step
-
-    def unsaved(self, step: int) -> bool:
-        return self.step is not None and step > self.step
 
 
 def ask_discard(parent: QWidget, message: str) -> Answer:

@@ -44,7 +44,7 @@ from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.config_text import folder_name, parse_configs
 from fmstudio.core.data import Dataset2D
 from fmstudio.core.tables import write_csv
-from fmstudio.live.protocol import Measurement, NewRun, Pause, Reflow, SaveModel, Start
+from fmstudio.live.protocol import Measurement, Pause, Reflow, SaveModel, Start
 
 TABLE_COLUMNS = (
     "config",
@@ -283,7 +283,7 @@ class CompareWindow(QMainWindow):
         self.error.setText("")
         self._stop_panels()
         for name, config in configs:
-            self._add_panel(name).controller.send(NewRun(config, self.dataset))
+            self._add_panel(name).run.new_run(config, self.dataset)
         self._refresh_results()
 
     def _add_panel(self, name: str) -> ComparePanel:
@@ -313,11 +313,11 @@ class CompareWindow(QMainWindow):
 
     def start(self) -> None:
         for panel in self.panels:
-            panel.controller.send(Start())
+            panel.run.send(Start())
 
     def pause(self) -> None:
         for panel in self.panels:
-            panel.controller.send(Pause())
+            panel.run.send(Pause())
 
     def measure(self) -> None:
         for panel in self.panels:
@@ -363,7 +363,7 @@ class CompareWindow(QMainWindow):
             self.error.setText("")
             directory = str(Path(self._scratch.name) / folder_name(parent.name))
             self._pending_reflows[directory] = parent.name
-            parent.controller.send(SaveModel(directory))
+            parent.run.send(SaveModel(directory))
 
     def _on_saved(self, directory: str) -> None:
         parent = self._pending_reflows.pop(directory, None)
@@ -371,10 +371,8 @@ class CompareWindow(QMainWindow):
             return  # an export's save, not a reflow's
         panel = self._add_panel(f"reflow({parent})")
         panel.failed.connect(functools.partial(self._on_reflow_failed, panel))
-        panel.controller.send(
-            Reflow(directory, self.reflow_pairs.value(), self.reflow_steps.value())
-        )
-        panel.controller.send(Start())
+        panel.run.send(Reflow(directory, self.reflow_pairs.value(), self.reflow_steps.value()))
+        panel.run.send(Start())
 
     def _on_reflow_failed(self, panel: ComparePanel, message: str) -> None:
         """A reflow that never started (its parent's prior is not N(0, I), its process died)
@@ -445,7 +443,7 @@ class CompareWindow(QMainWindow):
         write_csv(out / "w2_vs_nfe.csv", self.ladder_rows())
         write_csv(out / "table.csv", self.table_rows())
         for panel in self.panels:
-            panel.controller.send(SaveModel(str(out / folder_name(panel.name))))
+            panel.run.send(SaveModel(str(out / folder_name(panel.name))))
         return out
 
     def save_screenshot(self, path: str | Path) -> Path:
@@ -463,7 +461,7 @@ class CompareWindow(QMainWindow):
     def _discard(self, panel: ComparePanel) -> None:
         """End a panel's process and take it off the grid; Qt deletes it once its signals
         are done (a failed reflow's panel goes from inside its own `failed`)."""
-        panel.controller.shutdown()
+        panel.run.shutdown()
         self.grid.removeWidget(panel.widget)
         panel.widget.deleteLater()
         panel.deleteLater()
@@ -472,7 +470,7 @@ class CompareWindow(QMainWindow):
         self.timer.stop()
         self.time_bar.stop()
         for panel in self.panels:
-            panel.controller.shutdown()
+            panel.run.shutdown()
         self._scratch.cleanup()
         super().closeEvent(event)
 

@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from fmstudio.app.controller import Controller
+from fmstudio.app.run_model import RunModel
 from fmstudio.app.views import FieldView, LossView, SamplesView, TrajectoryView
 from fmstudio.core.config_text import folder_name
+from fmstudio.core.view_data import Snapshot
 from fmstudio.live.protocol import Measure, Measurement, Part, RunState, SetFieldBox, SetViews
 
 MODES = ("trajectories", "samples", "field")
@@ -63,9 +65,10 @@ class MeasureBudget:
 
 
 class ComparePanel(QObject):
-    """One configuration: its controller, views, loss and status; `widget` is what to lay out.
+    """One configuration: its run (`RunModel`), views, loss and status; `widget` is what to
+    lay out.
 
-    Start it with `controller.send(NewRun(...))` or `controller.send(Reflow(...))`.
+    Start it with `run.new_run(...)` or `run.send(Reflow(...))`.
     """
 
     measuredChanged = Signal()
@@ -77,8 +80,6 @@ class ComparePanel(QObject):
         """`measure_every`: the shortest interval between live measurements (seconds)."""
         super().__init__()
         self.name = name
-        self.state = RunState.IDLE
-        self.step = 0
         self.measured: Measurement | None = None
         self.measuring = False
         self.budget = MeasureBudget(MEASURE_SHARE, measure_every)
@@ -119,18 +120,34 @@ class ComparePanel(QObject):
         column.addWidget(self.loss, 1)
         self.mode = MODES[0]
 
-        self.controller = Controller(self)
+        self.run = RunModel(self)
         self._views()
         self.trajectories.show_conditional.toggled.connect(self._views)
         self.field.show_marginal.toggled.connect(self._views)
         self.reflow_button.clicked.connect(self._on_reflow_clicked)
-        self.field.boxChanged.connect(lambda box: self.controller.send(SetFieldBox(tuple(box))))
-        self.controller.runStarted.connect(self._on_run)
-        self.controller.snapshotReady.connect(self._on_snapshot)
-        self.controller.stateChanged.connect(self._on_state)
-        self.controller.measured.connect(self._on_measured)
-        self.controller.failed.connect(self._on_failed)
-        self.controller.saved.connect(self.saved)
+        self.field.boxChanged.connect(self._send_field_box)
+        self.run.runStarted.connect(self._on_run)
+        self.run.snapshot.connect(self._on_snapshot)
+        self.run.stateChanged.connect(self._on_state)
+        self.run.measured.connect(self._on_measured)
+        self.run.failed.connect(self._on_failed)
+        self.run.saved.connect(self.saved)
+
+    @property
+    def state(self) -> RunState:
+        return self.run.state
+
+    @property
+    def step(self) -> int:
+        return self.run.step
+
+    @property
+    def controller(self) -> Controller:
+        """The run's link to its training process (tests reach the process through it)."""
+        return self.run.controller
+
+    def _send_field_box(self, box: tuple) -> None:
+        self.run.send(SetFieldBox(tuple(box)))
 
     @property
     def trajectories(self) -> TrajectoryView:
@@ -160,7 +177,7 @@ class ComparePanel(QObject):
             parts.add(Part.CONDITIONAL)
         if self.mode == "field" and self.field.show_marginal.isChecked():
             parts.add(Part.MARGINAL)
-        self.controller.send(SetViews(frozenset(parts)))
+        self.run.send(SetViews(frozenset(parts)))
 
     def set_time(self, t: float) -> None:
         self.trajectories.set_time(t)
@@ -171,7 +188,7 @@ class ComparePanel(QObject):
         if not self.measuring:
             self.measuring = True
             self.budget.started(time.monotonic())
-            self.controller.send(Measure(n))
+            self.run.send(Measure(n))
 
     def live_measure_due(self) -> bool:
         """Whether a live measurement may start now: training, and within `MEASURE_SHARE`."""
@@ -187,11 +204,7 @@ class ComparePanel(QObject):
             view.set_target(info.target)
             view.set_bounds(info.bounds)
 
-    def _on_snapshot(self) -> None:
-        item = self.controller.mailbox.take()
-        if item is None:
-            return
-        self.step = item.step
+    def _on_snapshot(self, item: Snapshot) -> None:
         self.loss.add_snapshot(item)
         if item.trajectories is not None:
             self.trajectories.set_trajectories(item.trajectories)
@@ -204,7 +217,6 @@ class ComparePanel(QObject):
         self._show_status()
 
     def _on_state(self, state: RunState) -> None:
-        self.state = state
         if state is RunState.FINISHED:
             self.measuring = False  # the final measurement goes ahead of any pending one
             self.measure(FINAL_POINTS)

@@ -19,13 +19,14 @@ from PySide6.QtWidgets import (
 )
 
 from fmstudio.app import export
+from fmstudio.app.run_model import RunModel
 from fmstudio.app.views import TrajectoryView
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, load_points, save_points
 from fmstudio.core.errors import CheckpointError
 from fmstudio.core.run_header import read_header
 from fmstudio.core.session import DataSource, Session, SessionError, load_session, save_session
-from fmstudio.live.protocol import LoadModel, SaveModel
+from fmstudio.live.protocol import LoadModel
 
 SESSION_FILTER = "fmstudio session (*.fmstudio.json *.json)"
 POINTS_FILTER = "Points (*.npy *.csv)"
@@ -44,10 +45,12 @@ other sizes."""
 class FileActions:
     """File operations of one window (it keeps the current session path)."""
 
-    def __init__(self, window: QMainWindow) -> None:
-        """`window`: the MainWindow (typed by its Qt base so that window.py, which builds this,
-        is the only one of the two modules that imports the other)."""
+    def __init__(self, window: QMainWindow, run: RunModel) -> None:
+        """`window`: the MainWindow, whose panels a session saves and restores (typed by its Qt
+        base: window.py, which builds this, imports this module, not the other way round);
+        `run`: the run whose model is saved and opened."""
         self.window = window
+        self.run = run
         self.session_path: Path | None = None
 
     # ---- dialogs (tests replace `ask`) -------------------------------------------------------
@@ -156,7 +159,7 @@ class FileActions:
         except ConfigError as exc:
             w.show_error(f"Cannot save the session: {exc}")
             return False
-        model_dir = self.model_dir_for(path) if w.step > 0 else None
+        model_dir = self.model_dir_for(path) if self.run.step > 0 else None
         session = Session(
             config=config,
             source=w.source,
@@ -176,7 +179,7 @@ class FileActions:
             w.show_error(f"Cannot save the session to {path}: {exc}")
             return False
         if model_dir is not None:
-            w.controller.send(SaveModel(str(model_dir)))
+            self.run.save_model(str(model_dir))
         self.session_path = path
         self._remember(path)
         w.mark_saved(session=True)
@@ -205,7 +208,7 @@ class FileActions:
         w.new_run()
         w.mark_saved(session=True)
         if session.model_dir is not None:
-            w.controller.send(LoadModel(str(session.model_dir)))
+            self.run.send(LoadModel(str(session.model_dir)))
         w.statusBar().showMessage(f"Opened session {path}", 5000)
         return True
 
@@ -257,11 +260,11 @@ class FileActions:
         except CheckpointError as exc:
             self.window.show_error(f"Cannot open the model: {exc}")
             return
-        self.window.controller.send(LoadModel(str(directory)))
+        self.run.send(LoadModel(str(directory)))
 
     def export_model(self, directory: str | Path) -> None:
         """safetensors + JSON, the same layout `fmstudio sample/eval` read."""
-        self.window.controller.send(SaveModel(str(directory)))
+        self.run.save_model(str(directory))
         self.window.mark_saved(drawing=False)
 
     # ---- points, samples, pictures --------------------------------------------------------
@@ -315,7 +318,7 @@ class FileActions:
         """The particles flowing from noise (t = 0) to data (t = 1), one GIF frame per time,
         each `size` (width, height) pixels whatever the shape of the trajectory dock."""
         w = self.window
-        if w.trajectory_view.trajectories is None or w.run_info is None:
+        if w.trajectory_view.trajectories is None or self.run.info is None:
             w.show_error("No trajectories yet: train or sample first.")
             return
         try:
@@ -327,7 +330,7 @@ class FileActions:
         """Frames drawn by an off-screen trajectory view of `size` showing what the live one
         does (paths, target, range), so the live view keeps its own size and particles."""
         w = self.window
-        live, info = w.trajectory_view, w.run_info
+        live, info = w.trajectory_view, self.run.info
         view = TrajectoryView(max_curves=live.max_curves)
         view.show_curves.setChecked(live.show_curves.isChecked())
         view.set_particle_size(GIF_PARTICLE_SIZE * min(size) / GIF_SIDES[0])

@@ -32,6 +32,7 @@ from fmstudio.app.controller import Controller
 from fmstudio.app.panels import forms
 from fmstudio.app.panels.sampling import SamplingPanel
 from fmstudio.app.panels.settings import EditEffect, SettingsPanel, edit_effect
+from fmstudio.app.run_model import RunModel
 from fmstudio.app.screen import fit_to_screen
 from fmstudio.app.views import LossView
 from fmstudio.app.views.images import BitsPerDimView, ImageTilesView
@@ -39,15 +40,13 @@ from fmstudio.core import imagegrid
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.schema import Applies
 from fmstudio.core.solver_spec import SampleRequest, SolverSpec
-from fmstudio.core.view_data import SampleRun
+from fmstudio.core.view_data import SampleRun, Snapshot
 from fmstudio.live.protocol import (
-    NewRun,
     Part,
     Pause,
     RunInfo,
     RunState,
     Sample,
-    SaveModel,
     SetViews,
     Start,
     UpdateSettings,
@@ -80,31 +79,38 @@ SOURCES = (
 class ImageWindow(QMainWindow):
     """The image-mode window: settings row, sample grid, x_t strip, target, loss, bits/dim."""
 
+    @property
+    def state(self) -> RunState:
+        return self.run.state
+
+    @property
+    def step(self) -> int:
+        return self.run.step
+
+    @property
+    def controller(self) -> Controller:
+        """The run's link to its training process (tests reach the process through it)."""
+        return self.run.controller
+
     def __init__(self, config: TrainConfig | None = None, engine=None) -> None:
         super().__init__()
         self.setObjectName("imageWindow")
         self.setWindowTitle("fmstudio — images")
         self.spec = (config or DEFAULT_CONFIG).dataset
-        self.state = RunState.IDLE
-        self.step = 0
-        self._run_lost = False
-        """The training process died with the model: Train starts a fresh one first."""
         self.samples = None
         """The images on show (live grid or the last Sample), what Export writes."""
         self.last_error = ""
-        self.saved_model = ask.SavedStep()
         self.ask_before_discard = True
         """False for a scripted start that quits by itself: nobody is there to answer."""
-        self.controller = Controller(self, engine)
-        self.controller.send(SetViews(frozenset({Part.TRAJECTORIES, Part.BPD})))
+        self.run = RunModel(self, engine)
+        self.run.send(SetViews(frozenset({Part.TRAJECTORIES, Part.BPD})))
         self._build(config or DEFAULT_CONFIG)
-        self.controller.runStarted.connect(self._on_run_started)
-        self.controller.snapshotReady.connect(self._on_snapshot)
-        self.controller.stateChanged.connect(self._on_state)
-        self.controller.sampled.connect(self._on_sampled)
-        self.controller.saved.connect(self._on_saved)
-        self.controller.failed.connect(self.show_error)
-        self.controller.processEnded.connect(self._on_process_ended)
+        self.run.runStarted.connect(self._on_run_started)
+        self.run.snapshot.connect(self._on_snapshot)
+        self.run.stateChanged.connect(self._on_state)
+        self.run.sampled.connect(self._on_sampled)
+        self.run.saved.connect(self._on_saved)
+        self.run.failed.connect(self.show_error)
         fit_to_screen(self, PREFERRED_SIZE)
         self.new_run()
 
@@ -212,9 +218,9 @@ class ImageWindow(QMainWindow):
     def change_setting(self, name: str, value: object) -> None:
         """A settings edit: live ones go to the running trainer; one that shapes the run
         starts a fresh model while nothing is trained yet, else waits for New run."""
-        effect = edit_effect(name, has_steps=self.step > 0 or self.state is RunState.TRAINING)
+        effect = edit_effect(name, has_steps=self.run.has_steps)
         if effect is EditEffect.LIVE:
-            self.controller.send(UpdateSettings({name: value}))
+            self.run.send(UpdateSettings({name: value}))
         elif effect is EditEffect.NEW_RUN:
             self.new_run()
 
@@ -226,7 +232,7 @@ class ImageWindow(QMainWindow):
             self.show_error(str(exc))
             return
         self.clear_error()
-        self.controller.send(NewRun(config, None))
+        self.run.new_run(config, None)
 
     def reset_run(self) -> None:
         """New run: a fresh model, once the user agreed to lose an unsaved one."""
@@ -236,7 +242,7 @@ class ImageWindow(QMainWindow):
     def confirm_discard(self, action: str) -> bool:
         """Whether `action` may drop the model: nothing unsaved, or the user saved it (Save
         model…) or chose to discard it."""
-        if not self.ask_before_discard or not self.saved_model.unsaved(self.step):
+        if not self.ask_before_discard or not self.run.unsaved():
             return True
         answer = ask.ask_discard(
             self, f"{action} discards a model trained for {self.step:,} steps, not saved yet."
@@ -255,21 +261,15 @@ class ImageWindow(QMainWindow):
 
     def toggle_training(self) -> None:
         if self.state is RunState.TRAINING:
-            self.controller.send(Pause())
+            self.run.send(Pause())
         else:
-            if self._run_lost:  # the new process starts on a fresh model on these settings
+            if self.run.lost:  # the new process starts on a fresh model on these settings
                 self.new_run()
-            self.controller.send(Start())
-
-    def _on_process_ended(self) -> None:
-        """The training process died with its model (the banner says how): nothing is left to
-        save, and the next Train starts a fresh model."""
-        self._run_lost = True
-        self.step = 0
+            self.run.send(Start())
 
     def sample(self) -> None:
         self.sampling_panel.show_busy(True)
-        self.controller.send(Sample(self.sampling_panel.request()))
+        self.run.send(Sample(self.sampling_panel.request()))
 
     def _on_source_chosen(self) -> None:
         kind = self.source.currentData()
@@ -288,10 +288,7 @@ class ImageWindow(QMainWindow):
     # ---- events ---------------------------------------------------------------------------
 
     def _on_run_started(self, info: RunInfo) -> None:
-        self._run_lost = False
-        self.saved_model.run_started()
         self.settings_panel.set_devices(info.devices)
-        self.step = 0
         self.samples = None
         self.loss_view.reset()
         self.bpd_view.reset()
@@ -300,12 +297,7 @@ class ImageWindow(QMainWindow):
         self.target_view.set_caption(f"held-out images ({shape})")
         self.status.setText(f"{info.config.dataset} · device {info.device}")
 
-    def _on_snapshot(self) -> None:
-        item = self.controller.mailbox.take()
-        if item is None:
-            return
-        self.step = item.step
-        self.saved_model.seen(item.step)
+    def _on_snapshot(self, item: Snapshot) -> None:
         self.loss_view.add_snapshot(item)
         if item.trajectories is not None and item.trajectories.points.ndim == 5:
             self._show_frames(
@@ -322,7 +314,6 @@ class ImageWindow(QMainWindow):
         self.strip_view.set_strip(frames[:, :STRIP_IMAGES])
 
     def _on_state(self, state: RunState) -> None:
-        self.state = state
         self.train_button.setText("Pause" if state is RunState.TRAINING else "Train")
 
     def _on_sampled(self, run: SampleRun) -> None:
@@ -374,8 +365,8 @@ class ImageWindow(QMainWindow):
         """Save model…: True once a directory was chosen (the training process writes it)."""
         directory = QFileDialog.getExistingDirectory(self, "Save the model into")
         if directory:
-            self.controller.send(SaveModel(directory))
-            self.saved_model.saved(self.step)
+            self.run.save_model(directory)
+            self.run.mark_saved()
         return bool(directory)
 
     def export_view(self, name: str, path: str | Path) -> None:
@@ -409,4 +400,4 @@ class ImageWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        self.controller.shutdown()
+        self.run.shutdown()

@@ -85,7 +85,7 @@ class _Script(QObject):
 
 
 class ScriptedRun(_Script):
-    """Train → (sample) → screenshots → quit, driven by the controller's signals (a QObject, so
+    """Train → (sample) → screenshots → quit, driven by the run model's signals (a QObject, so
     they arrive queued in the GUI thread). When it quits by itself, any error ends it at once:
     one line on stderr and exit code 2 (the window's banner would wait for nobody)."""
 
@@ -95,9 +95,9 @@ class ScriptedRun(_Script):
         super().__init__(args)
         self.window, self.app = window, app
         window.ask_before_discard = not self.quit_when_done  # nobody is there to answer
-        window.controller.stateChanged.connect(self._on_state)
-        window.controller.sampled.connect(self._on_sampled)
-        window.controller.failed.connect(self._on_failed)
+        window.run.stateChanged.connect(self._on_state)
+        window.run.sampled.connect(self._on_sampled)
+        window.run.failed.connect(self._on_failed)
 
     def begin(self) -> None:
         if self.args.train:

@@ -33,6 +33,7 @@ from fmstudio.app.panels.data import DataPanel
 from fmstudio.app.panels.sampling import SamplingPanel
 from fmstudio.app.panels.settings import EditEffect, SettingsPanel, edit_effect
 from fmstudio.app.prefs import Prefs
+from fmstudio.app.run_model import RunModel
 from fmstudio.app.screen import fit_to_screen, fits_screen
 from fmstudio.app.views import (
     DensityView,
@@ -46,9 +47,8 @@ from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import DatasetError, ImageDensity
 from fmstudio.core.data.drawing import Drawing
 from fmstudio.core.session import DataSource
-from fmstudio.core.view_data import SampleRun, plot_bounds
+from fmstudio.core.view_data import SampleRun, Snapshot, plot_bounds
 from fmstudio.live.protocol import (
-    NewRun,
     Part,
     Pause,
     RunInfo,
@@ -87,18 +87,32 @@ VIEW_TITLES = {
 class MainWindow(QMainWindow):
     """fmstudio's window. `settings` lets tests keep their preferences away from the user's."""
 
+    @property
+    def state(self) -> RunState:
+        return self.run.state
+
+    @property
+    def step(self) -> int:
+        return self.run.step
+
+    @property
+    def run_info(self) -> RunInfo | None:
+        return self.run.info
+
+    @property
+    def controller(self) -> Controller:
+        """The run's link to its training process (tests reach the process through it)."""
+        return self.run.controller
+
     def __init__(self, settings: QSettings | None = None, engine=None) -> None:
         """`engine`: a training process started early (`launch.start_engine_process`)."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.prefs = Prefs(settings)
-        self.controller = Controller(self, engine)
+        self.run = RunModel(self, engine)
         self.drawing = Drawing()
         self.source = DataSource()
         self.image_path: str | None = None
-        self.state = RunState.IDLE
-        self.step = 0
-        self.run_info: RunInfo | None = None
         self.last_sample: SampleRun | None = None
         self.last_error: str | None = None
         self._showing_sample = False
@@ -108,15 +122,12 @@ class MainWindow(QMainWindow):
         self.image_window = None
         self.ask_before_discard = True
         """False for a scripted start that quits by itself: nobody is there to answer."""
-        self.saved_model = ask.SavedStep()
         self._drawing_saved = True
         self._session_changed = False
-        self._run_lost = False
-        """The training process died with the model: Train starts a fresh one first."""
 
         self._build_views()
         self._build_panels()
-        self.files = FileActions(self)
+        self.files = FileActions(self, self.run)
         self._build_actions()
         self._build_status()
         self._connect()
@@ -381,17 +392,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_device)
 
     def _connect(self) -> None:
-        """Controller signals come from its pump thread: they go to this window's methods only
-        (a lambda would run in the pump's thread; a QObject's method is queued to the GUI's)."""
-        c = self.controller
-        c.runStarted.connect(self._on_run_started)
-        c.targetChanged.connect(self._on_target_changed)
-        c.snapshotReady.connect(self._on_snapshot)
-        c.stateChanged.connect(self._on_state)
-        c.failed.connect(self.show_error)
-        c.processEnded.connect(self._on_process_ended)
-        c.sampled.connect(self._on_sampled)
-        c.saved.connect(self._on_saved)
+        r = self.run
+        r.runStarted.connect(self._on_run_started)
+        r.targetChanged.connect(self._on_target_changed)
+        r.snapshot.connect(self._on_snapshot)
+        r.stateChanged.connect(self._on_state)
+        r.failed.connect(self.show_error)
+        r.processEnded.connect(self._on_process_ended)
+        r.sampled.connect(self._on_sampled)
+        r.saved.connect(self._on_saved)
         self.banner_close.clicked.connect(self.clear_error)
 
         d = self.data_panel
@@ -498,9 +507,8 @@ class MainWindow(QMainWindow):
         self.clear_error()
         self.loss_view.reset()
         self._showing_sample = False
-        self.step = 0
         self._preview_target(dataset)
-        self.controller.send(NewRun(config, dataset))
+        self.run.new_run(config, dataset)
 
     def _preview_target(self, dataset) -> None:
         """Draw the target now, before the training process answers (seconds at start-up);
@@ -517,25 +525,25 @@ class MainWindow(QMainWindow):
 
     def toggle_training(self) -> None:
         if self.state is RunState.TRAINING:
-            self.controller.send(Pause())
+            self.run.send(Pause())
         elif self.state is RunState.FINISHED:
             self.show_error("This run has finished: raise Steps to go on, or Reset to start over.")
         else:
             self._showing_sample = False
-            if self._run_lost:
+            if self.run.lost:
                 self.new_run()  # on these settings, in the new process the next command starts
-            self.controller.send(Start())
+            self.run.send(Start())
 
     def _send_field_box(self, box: tuple) -> None:
         """The range the field view shows: the training process computes the arrows over it."""
-        self.controller.send(SetFieldBox(tuple(box)))
+        self.run.send(SetFieldBox(tuple(box)))
 
     def change_setting(self, name: str, value: object) -> None:
         """A settings edit: live ones go to the running trainer; the rest start a fresh model."""
         self.mark_changed()
-        effect = edit_effect(name, has_steps=self.step > 0 or self.state is RunState.TRAINING)
+        effect = edit_effect(name, has_steps=self.run.has_steps)
         if effect is EditEffect.LIVE:
-            self.controller.send(UpdateSettings({name: value}))
+            self.run.send(UpdateSettings({name: value}))
         elif effect is EditEffect.NEW_RUN:
             self.new_run()
 
@@ -590,7 +598,7 @@ class MainWindow(QMainWindow):
 
     def sample(self) -> None:
         self.sampling_panel.show_busy(True)
-        self.controller.send(Sample(self.sampling_panel.request()))
+        self.run.send(Sample(self.sampling_panel.request()))
 
     # ---- data ---------------------------------------------------------------------------------
 
@@ -643,7 +651,7 @@ class MainWindow(QMainWindow):
     def _apply_target(self) -> None:
         """Train on the chosen target: a fresh model if nothing was trained yet, else live."""
         self.mark_changed()
-        if self.step == 0 and self.state is not RunState.TRAINING:
+        if not self.run.has_steps:
             self.new_run()
             return
         try:
@@ -652,7 +660,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return
         self.clear_error()
-        self.controller.send(SetDataset(dataset))
+        self.run.send(SetDataset(dataset))
 
     def _data_shape_changed(self) -> None:
         """Noise, scale or jitter of the current source: a new target (live if training)."""
@@ -693,9 +701,6 @@ class MainWindow(QMainWindow):
     # ---- training events -----------------------------------------------------------------------
 
     def _on_run_started(self, info: RunInfo) -> None:
-        self.run_info = info
-        self._run_lost = False
-        self.saved_model.run_started()
         self.settings_panel.set_devices(info.devices)
         self.settings_panel.set_config(info.config)
         self.loss_view.reset()
@@ -705,7 +710,6 @@ class MainWindow(QMainWindow):
         self._on_target_changed(info)
 
     def _on_target_changed(self, info: RunInfo) -> None:
-        self.run_info = info
         shown = self.drawing.points if self.source.kind == "drawing" else info.target
         self.samples_view.set_target(shown)
         for view in (self.field_view, self.trajectory_view):
@@ -713,12 +717,7 @@ class MainWindow(QMainWindow):
         for view in (self.samples_view, self.field_view, self.trajectory_view, self.density_view):
             view.set_bounds(info.bounds)
 
-    def _on_snapshot(self) -> None:
-        item = self.controller.mailbox.take()
-        if item is None:
-            return
-        self.step = item.step
-        self.saved_model.seen(item.step)
+    def _on_snapshot(self, item: Snapshot) -> None:
         if not self.isWindowModified() and self.unsaved_work() is not None:
             self.update_title()
         self.loss_view.add_snapshot(item)
@@ -747,7 +746,6 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: startup.mark(startup.FIRST_PICTURE))  # once drawn
 
     def _on_state(self, state: RunState) -> None:
-        self.state = state
         self.action_train.setText("Pause" if state is RunState.TRAINING else "Train")
         self._lock_settings()
         labels = {
@@ -761,7 +759,7 @@ class MainWindow(QMainWindow):
     def _lock_settings(self) -> None:
         """Lock what cannot change mid-run once a run has steps (only on a change: re-enabling
         widgets on every snapshot would restyle the panel 25 times a second)."""
-        locked = self.state is RunState.TRAINING or self.step > 0
+        locked = self.run.has_steps
         if locked != self._locked:
             self._locked = locked
             self.settings_panel.set_training(locked)
@@ -800,7 +798,7 @@ class MainWindow(QMainWindow):
             parts.add(Part.LIKELIHOOD if self.action_likelihood.isChecked() else Part.DENSITY)
         self.prefs.set_flag("marginal", self.action_marginal.isChecked())
         self.prefs.set_flag("likelihood", self.action_likelihood.isChecked())
-        self.controller.send(SetViews(frozenset(parts)))
+        self.run.send(SetViews(frozenset(parts)))
 
     # ---- errors and shutdown --------------------------------------------------------------
 
@@ -818,8 +816,6 @@ class MainWindow(QMainWindow):
     def _on_process_ended(self) -> None:
         """The training process died (the banner says how): its model went with it, so there
         is nothing left to save or lose, and the next Train starts a fresh model."""
-        self._run_lost = True
-        self.step = 0
         self.progress.setValue(0)
         self._lock_settings()
         self.update_title()
@@ -843,7 +839,7 @@ class MainWindow(QMainWindow):
     def unsaved_work(self) -> str | None:
         """What a Reset, New, Open or Quit would throw away, in words (None: nothing)."""
         lost = []
-        if self.saved_model.unsaved(self.step):
+        if self.run.unsaved():
             lost.append(f"a model trained for {self.step:,} steps")
         if not self._drawing_saved and len(self.drawing):
             lost.append(f"a drawing of {len(self.drawing):,} points")
@@ -863,7 +859,7 @@ class MainWindow(QMainWindow):
     def mark_saved(self, model: bool = True, drawing: bool = True, session: bool = False) -> None:
         """The model (at its current step), the drawing and/or the session are on disk."""
         if model:
-            self.saved_model.saved(self.step)
+            self.run.mark_saved()
         if drawing:
             self._drawing_saved = True
         if session:
@@ -893,4 +889,4 @@ class MainWindow(QMainWindow):
                 other.close()
         self.prefs.save_layout(self.saveGeometry(), self.saveState())
         self.prefs.sync()
-        self.controller.shutdown()
+        self.run.shutdown()
