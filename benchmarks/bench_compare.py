@@ -14,8 +14,9 @@ import time
 import torch
 
 from benchmarks.common import emit
-from fmstudio.core.compare import compare, parse_configs
+from fmstudio.core.compare_paths import compare
 from fmstudio.core.config import TrainConfig
+from fmstudio.core.config_text import parse_configs
 
 
 def main() -> None:

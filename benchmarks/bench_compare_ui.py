@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 
 from benchmarks.bench_ui import TICK_MS, run_for
 from benchmarks.common import emit
-from fmstudio.app.compare import CompareWindow
+from fmstudio.app.compare_window import CompareWindow
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
 

@@ -65,7 +65,7 @@ def _window_imports() -> list[str]:
         "import os, sys; os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
-        "import fmstudio.cli, fmstudio.app.main, fmstudio.app.compare, fmstudio.app.images\n"
+        "import fmstudio.cli, fmstudio.app.main, fmstudio.app.compare_window, fmstudio.app.images\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

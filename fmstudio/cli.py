@@ -595,7 +595,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from fmstudio.core import figure, io
-    from fmstudio.core.compare import compare
+    from fmstudio.core.compare_paths import compare
     from fmstudio.core.view_data import plot_bounds
 
     _check_counts(args, "n")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fmstudio.cli import main
-from fmstudio.core.compare import solver_ladder, train_interleaved, w2_vs_nfe
+from fmstudio.core.compare_paths import solver_ladder, train_interleaved, w2_vs_nfe
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.config_text import parse_configs
 from fmstudio.core.io import load_flow, load_trainer, save_checkpoint

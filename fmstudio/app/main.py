@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from fmstudio.app import export, startup
-from fmstudio.app.compare import CompareWindow
+from fmstudio.app.compare_window import CompareWindow
 from fmstudio.app.images import ImageWindow
 from fmstudio.app.style import apply_theme
 from fmstudio.app.window import MainWindow

@@ -550,7 +550,7 @@ class MainWindow(QMainWindow):
     def open_compare(self, spec: str = COMPARE_SPEC):
         """Compare mode on this window's target and settings (model size, steps, seed); the
         new CompareWindow, or None when the target or settings are unusable."""
-        from fmstudio.app.compare import CompareWindow, base_for_compare
+        from fmstudio.app.compare_window import CompareWindow, base_for_compare
 
         try:
             config, dataset = self.current_config(), self.current_dataset()

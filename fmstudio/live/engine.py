@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fmstudio.core import compare, io, view_data, view_maths
+from fmstudio.core import compare_paths, io, view_data, view_maths
 from fmstudio.core.config import ConfigError, TrainConfig
 from fmstudio.core.data import Dataset2D, DatasetError
 from fmstudio.core.evaluate import image_bits_per_dim
@@ -359,7 +359,7 @@ class Engine:
         self.send(Saved(str(Path(directory))))
 
     def measure(self, n: int = 1000) -> None:
-        """W2 vs NFE over the solver ladder and the flow table (`core.compare`) for the current
+        """W2 vs NFE over the solver ladder and the flow table (`core.compare_paths`) for the current
         model, on fixed noise and fresh target points; sends `measured` or `failed`."""
         if self.trainer is None:
             self._fail("Nothing to measure yet: start a run first.")
@@ -372,8 +372,8 @@ class Engine:
         gen = torch.Generator(device=flow.device).manual_seed(4321)
         x0 = flow.prior(len(target), (2,), gen)
         try:
-            ladder = compare.w2_vs_nfe(flow, target, x0)
-            table = compare.flow_report(flow, target, x0[:REPORT_POINTS], nll_points=300)
+            ladder = compare_paths.w2_vs_nfe(flow, target, x0)
+            table = compare_paths.flow_report(flow, target, x0[:REPORT_POINTS], nll_points=300)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             self._fail(f"Measuring failed: {exc}")
             return

@@ -222,8 +222,8 @@ class Saved(Event):
 
 @dataclass(frozen=True)
 class Measurement:
-    """W2 at each solver setting of the ladder (rows of `core.compare.w2_vs_nfe`) and the
-    flow table of one model (`core.compare.flow_report`, with step and speed)."""
+    """W2 at each solver setting of the ladder (rows of `core.compare_paths.w2_vs_nfe`) and the
+    flow table of one model (`core.compare_paths.flow_report`, with step and speed)."""
 
     ladder: list[dict[str, Any]] = field(default_factory=list)
     table: dict[str, Any] = field(default_factory=dict)

@@ -51,11 +51,11 @@ def answer_discard(monkeypatch):
 def small_measurements(monkeypatch):
     """Compare panels measure a finished run on 300 points, not 1000: the same code, a third of
     the time (a 1000-point measurement took about 10 s on 2 cores, once per panel per test)."""
-    from fmstudio.app import compare, compare_panel
+    from fmstudio.app import compare_panel, compare_window
 
     monkeypatch.setattr(compare_panel, "FINAL_POINTS", 300)
-    monkeypatch.setattr(compare, "FINAL_POINTS", 300)
-    monkeypatch.setattr(compare, "LIVE_POINTS", 200)
+    monkeypatch.setattr(compare_window, "FINAL_POINTS", 300)
+    monkeypatch.setattr(compare_window, "LIVE_POINTS", 200)
 
 
 @pytest.fixture

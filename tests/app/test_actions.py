@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from fmstudio.app.compare import CompareWindow
+from fmstudio.app.compare_window import CompareWindow
 from fmstudio.app.help_pages import HelpPage
 from fmstudio.app.images import ImageWindow
 from fmstudio.app.window import MainWindow

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QToolButton, QWidget
 
-from fmstudio.app.compare import TABLE_COLUMNS, CompareWindow
+from fmstudio.app.compare_window import TABLE_COLUMNS, CompareWindow
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
 from fmstudio.core.io import load_flow

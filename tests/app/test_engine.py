@@ -238,7 +238,7 @@ def test_a_failing_picture_is_reported_once_and_the_others_still_come(
 def test_steps_per_s_is_the_wall_clock_rate_with_measurements_included(engine, host, monkeypatch):
     """A measurement pauses training for seconds (compare mode takes one every few seconds):
     the rate shown must be the one the run really progresses at, not the rate of the ticks."""
-    from fmstudio.core import compare
+    from fmstudio.core import compare_paths as compare
 
     def slow_ladder(*args, **kwargs):
         time.sleep(1.0)  # a measurement on a busy machine
@@ -281,7 +281,7 @@ def test_a_finished_run_reports_its_average_rate_not_zero(engine, host):
 
 
 def test_sampling_and_measuring_report_the_w2_floor(engine, host, monkeypatch):
-    from fmstudio.core import compare
+    from fmstudio.core import compare_paths as compare
 
     monkeypatch.setattr(compare, "w2_vs_nfe", lambda *args, **kwargs: [])
     monkeypatch.setattr(compare, "flow_report", lambda *args, **kwargs: {"w2": 1.0})

@@ -7,7 +7,7 @@ from pictures import renderers_agree
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QPushButton
 
-from fmstudio.app.compare import CompareWindow
+from fmstudio.app.compare_window import CompareWindow
 from fmstudio.core.config import TrainConfig
 from fmstudio.core.data import PresetDataset
 

@@ -1,7 +1,6 @@
 """Datasets for the trainer: 2-D toy presets, point sets and image densities, and image sets."""
 
 from fmstudio.core.data.errors import DatasetError
-from fmstudio.core.data.image import ImageDensity
 from fmstudio.core.data.images import (
     IMAGE_KINDS,
     ImageDataset,
@@ -14,6 +13,7 @@ from fmstudio.core.data.images import (
     resolve_images,
 )
 from fmstudio.core.data.limits import MAX_IMAGE_SIDE
+from fmstudio.core.data.picture_density import ImageDensity
 from fmstudio.core.data.points import (
     Dataset2D,
     PointSet,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from fmstudio.core.data.errors import DatasetError
-from fmstudio.core.data.image import ImageDensity
+from fmstudio.core.data.picture_density import ImageDensity
 from fmstudio.core.data.points import (
     POINT_EXTENSIONS,
     Dataset2D,
