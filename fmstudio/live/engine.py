@@ -359,8 +359,8 @@ class Engine:
         self.send(Saved(str(Path(directory))))
 
     def measure(self, n: int = 1000) -> None:
-        """W2 vs NFE over the solver ladder and the flow table (`core.compare_paths`) for the current
-        model, on fixed noise and fresh target points; sends `measured` or `failed`."""
+        """W2 vs NFE over the solver ladder and the flow table (`core.compare_paths`) for the
+        current model, on fixed noise and fresh target points; sends `Measured` or `Failed`."""
         if self.trainer is None:
             self._fail("Nothing to measure yet: start a run first.")
             return
