@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fmstudio.app.controller import Controller
-from fmstudio.app.run_model import RunModel
+from fmstudio.app.run_model import BoundToRun, RunModel
 from fmstudio.app.views import FieldView, LossView, SamplesView, TrajectoryView
 from fmstudio.core.config_text import folder_name
 from fmstudio.core.view_data import Snapshot
@@ -64,7 +63,7 @@ class MeasureBudget:
             self._started = None
 
 
-class ComparePanel(QObject):
+class ComparePanel(BoundToRun, QObject):
     """One configuration: its run (`RunModel`), views, loss and status; `widget` is what to
     lay out.
 
@@ -132,19 +131,6 @@ class ComparePanel(QObject):
         self.run.measured.connect(self._on_measured)
         self.run.failed.connect(self._on_failed)
         self.run.saved.connect(self.saved)
-
-    @property
-    def state(self) -> RunState:
-        return self.run.state
-
-    @property
-    def step(self) -> int:
-        return self.run.step
-
-    @property
-    def controller(self) -> Controller:
-        """The run's link to its training process (tests reach the process through it)."""
-        return self.run.controller
 
     def _send_field_box(self, box: tuple) -> None:
         self.run.send(SetFieldBox(tuple(box)))

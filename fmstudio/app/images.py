@@ -28,11 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from fmstudio.app import ask, export
-from fmstudio.app.controller import Controller
 from fmstudio.app.panels import forms
 from fmstudio.app.panels.sampling import SamplingPanel
 from fmstudio.app.panels.settings import EditEffect, SettingsPanel, edit_effect
-from fmstudio.app.run_model import RunModel
+from fmstudio.app.run_model import BoundToRun, RunModel
 from fmstudio.app.screen import fit_to_screen
 from fmstudio.app.views import LossView
 from fmstudio.app.views.images import BitsPerDimView, ImageTilesView
@@ -76,21 +75,8 @@ SOURCES = (
 )
 
 
-class ImageWindow(QMainWindow):
+class ImageWindow(BoundToRun, QMainWindow):
     """The image-mode window: settings row, sample grid, x_t strip, target, loss, bits/dim."""
-
-    @property
-    def state(self) -> RunState:
-        return self.run.state
-
-    @property
-    def step(self) -> int:
-        return self.run.step
-
-    @property
-    def controller(self) -> Controller:
-        """The run's link to its training process (tests reach the process through it)."""
-        return self.run.controller
 
     def __init__(self, config: TrainConfig | None = None, engine=None) -> None:
         super().__init__()

@@ -135,3 +135,22 @@ class RunModel(QObject):
         self.lost = True
         self.step = 0
         self.processEnded.emit()
+
+
+class BoundToRun:
+    """What a window or panel bound to a `RunModel` (its `run`) reads from it, under the names
+    scripts and tests use: `state`, `step` and the `controller` that reaches the process."""
+
+    run: RunModel
+
+    @property
+    def state(self) -> RunState:
+        return self.run.state
+
+    @property
+    def step(self) -> int:
+        return self.run.step
+
+    @property
+    def controller(self) -> Controller:
+        return self.run.controller

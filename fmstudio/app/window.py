@@ -27,13 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from fmstudio.app import ask, help_pages, startup
-from fmstudio.app.controller import Controller
 from fmstudio.app.files import FileActions
 from fmstudio.app.panels.data import DataPanel
 from fmstudio.app.panels.sampling import SamplingPanel
 from fmstudio.app.panels.settings import EditEffect, SettingsPanel, edit_effect
 from fmstudio.app.prefs import Prefs
-from fmstudio.app.run_model import RunModel
+from fmstudio.app.run_model import BoundToRun, RunModel
 from fmstudio.app.screen import fit_to_screen, fits_screen
 from fmstudio.app.views import (
     DensityView,
@@ -84,25 +83,12 @@ VIEW_TITLES = {
 }
 
 
-class MainWindow(QMainWindow):
+class MainWindow(BoundToRun, QMainWindow):
     """fmstudio's window. `settings` lets tests keep their preferences away from the user's."""
-
-    @property
-    def state(self) -> RunState:
-        return self.run.state
-
-    @property
-    def step(self) -> int:
-        return self.run.step
 
     @property
     def run_info(self) -> RunInfo | None:
         return self.run.info
-
-    @property
-    def controller(self) -> Controller:
-        """The run's link to its training process (tests reach the process through it)."""
-        return self.run.controller
 
     def __init__(self, settings: QSettings | None = None, engine=None) -> None:
         """`engine`: a training process started early (`launch.start_engine_process`)."""

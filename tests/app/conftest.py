@@ -62,3 +62,20 @@ def small_measurements(monkeypatch):
 def record():
     """`record(signal)` → a Recorder of that signal (see the class)."""
     return Recorder
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, small_config):
+    """The main window as a user opens it (with preferences of its own), once its first run
+    has started, its settings set to `small_config`. A test file may define its own."""
+    from PySide6.QtCore import QSettings
+
+    from fmstudio.app.window import MainWindow
+
+    w = MainWindow(QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.run_info is not None, timeout=30000)
+    w.settings_panel.set_config(small_config)
+    yield w
+    w.close()

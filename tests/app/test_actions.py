@@ -10,7 +10,7 @@ test on any exception raised in a slot.
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 from fmstudio.app.compare_window import CompareWindow
 from fmstudio.app.help_pages import HelpPage
 from fmstudio.app.images import ImageWindow
-from fmstudio.app.window import MainWindow
 
 
 @pytest.fixture
@@ -36,17 +35,6 @@ def no_dialogs(monkeypatch):
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: ""))
     for name in ("getItem", "getInt", "getText", "getDouble"):
         monkeypatch.setattr(QInputDialog, name, staticmethod(lambda *a, **k: (None, False)))
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, small_config):
-    w = MainWindow(QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.run_info is not None, timeout=30000)
-    w.settings_panel.set_config(small_config)
-    yield w
-    w.close()
 
 
 def user_actions(window: QMainWindow) -> list[QAction]:

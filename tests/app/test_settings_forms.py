@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
 from fmstudio.app.images import ImageWindow
-from fmstudio.app.window import MainWindow
 from fmstudio.core import path_specs
 from fmstudio.core.config import LIVE_SETTINGS, SETTINGS
 from fmstudio.core.schema import Applies
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, small_config):
-    w = MainWindow(QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.run_info is not None, timeout=30000)
-    w.settings_panel.set_config(small_config)
-    yield w
-    w.close()
 
 
 def _control(window: QWidget, name: str) -> QWidget | None:
