@@ -176,7 +176,9 @@ PRESETS: dict[str, Preset] = {
         "icfm", "ot", "Preset OT-CFM: the icfm path with exact minibatch optimal-transport pairs."
     ),
     "sbcfm": Preset(
-        "sb", "sinkhorn", "Preset SB-CFM: the sb path with entropic (Sinkhorn) pairs, 2σ²."
+        "sb",
+        "sinkhorn",
+        "Preset SB-CFM: the sb path with entropic (Sinkhorn) pairs, regularization 2σ².",
     ),
 }
 ALL_PATHS: tuple[str, ...] = (*sorted(PATH_PARAMS), *sorted(PRESETS))

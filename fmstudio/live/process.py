@@ -45,6 +45,17 @@ from fmstudio.live.protocol import (
 
 WARM_UP_AFTER = 0.2
 """Seconds without a command before the idle process warms torch up."""
+
+
+class _Tick(Command):
+    """The loop's own call while training: one chunk of steps."""
+
+
+class _WarmUp(Command):
+    """The loop's own call at the first idle moment: pay torch's one-off costs."""
+
+
+TICK, WARM_UP = _Tick(), _WarmUp()
 DISPATCH: dict[type[Command], Callable[[Engine, Any], None]] = {
     NewRun: lambda engine, c: engine.new_run(c.config, c.dataset),
     LoadModel: lambda engine, c: engine.load_model(c.directory),
@@ -58,11 +69,12 @@ DISPATCH: dict[type[Command], Callable[[Engine, Any], None]] = {
     Sample: lambda engine, c: engine.sample(c.request),
     SaveModel: lambda engine, c: engine.save_model(c.directory),
     Measure: lambda engine, c: engine.measure(c.n),
+    _Tick: lambda engine, c: engine.tick(),
+    _WarmUp: lambda engine, c: engine.warm_up(),
 }
 """Each command and the engine method it runs: the one place a command becomes a call."""
-TICK = "a training step"
-WARM_UP = "the warm-up"
-"""How an error message names the calls the loop makes itself (a command: by its type)."""
+NAMES: dict[type[Command], str] = {_Tick: "a training step", _WarmUp: "the warm-up"}
+"""How an error message names the loop's own calls (a command: by its type)."""
 GONE = (EOFError, BrokenPipeError, ConnectionResetError)
 """The app's end of the pipe is closed: nothing left to serve or report to."""
 
@@ -101,21 +113,16 @@ def serve(conn: Connection, threads: int | None = None) -> None:
         conn.close()
 
 
-def _call(engine: Engine, call: Command | str) -> bool:
-    """Run one command (through `DISPATCH`) or one of the loop's own calls (`TICK`,
-    `WARM_UP`); False when it raised (and was reported): a bug must not take the training
+def _call(engine: Engine, call: Command) -> bool:
+    """Run one command, or one of the loop's own calls (`TICK`, `WARM_UP`), through
+    `DISPATCH`; False when it raised (and was reported): a bug must not take the training
     process down with it."""
+    handler = DISPATCH.get(type(call))
+    if handler is None:
+        engine.send(InternalError(f"Internal error: unknown command {call!r}"))
+        return False
     try:
-        if call == TICK:
-            engine.tick()
-        elif call == WARM_UP:
-            engine.warm_up()
-        else:
-            handler = DISPATCH.get(type(call))
-            if handler is None:
-                engine.send(InternalError(f"Internal error: unknown command {call!r}"))
-                return False
-            handler(engine, call)
+        handler(engine, call)
     except GONE:
         raise
     except Exception as exc:
@@ -124,13 +131,13 @@ def _call(engine: Engine, call: Command | str) -> bool:
     return True
 
 
-def _recover(engine: Engine, call: Command | str, exc: Exception) -> None:
+def _recover(engine: Engine, call: Command, exc: Exception) -> None:
     """Report the error and stop training without publishing: the snapshot's pictures are
     guarded one by one in the engine, so what gets here failed outside them, and anything
     recomputed now could fail the same way; the window keeps the last good picture. An error
     in the recovery itself is only logged: the app has the first one, which matters."""
     then = "training paused" if engine.busy else ""
-    where = call if isinstance(call, str) else type(call).__name__
+    where = NAMES.get(type(call), type(call).__name__)
     try:
         engine.send(InternalError(trainer_log.internal_error(where, exc, then)))
         engine.recover()
