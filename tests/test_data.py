@@ -330,3 +330,52 @@ def test_a_config_builds_its_dataset_with_jitter_and_scale():
     dataset = TrainConfig(dataset="rings", jitter=0.1, scale=1.5).make_dataset()
     assert isinstance(dataset, PresetDataset)
     assert (dataset.jitter, dataset.scale) == (0.1, 1.5)
+
+
+SHA_0_1_0 = {
+    "moons": "5a37e03b26c85715",
+    "8gaussians": "7ede2ce394980e19",
+    "checkerboard": "da93acf602301375",
+    "circles": "0e090f7ceca3c7e2",
+    "spirals": "1fa2bae29ede84d9",
+    "swissroll": "ceb70d46b7644f70",
+    "pinwheel": "79a4d13dac10a092",
+    "rings": "2e2b01ec165669a6",
+}
+"""sha256 (first 16 hex digits) of `make_preset(name, 1000, 0)` as fmstudio 0.1.0 drew it."""
+
+
+def test_labelled_presets_draw_the_same_points_and_label_each_by_its_component():
+    """Issue 13's labels: the same draws as 0.1.0's presets (old runs and their seeds keep
+    their data), and each point's class is the component it came from."""
+    import hashlib
+
+    from fmstudio.core.data.toy import CLASSES, make_labelled
+
+    for name in PRESETS:
+        drawn = make_preset(name, 1000, 0).tobytes()
+        assert hashlib.sha256(drawn).hexdigest()[:16] == SHA_0_1_0[name], name
+        points, labels = make_labelled(name, 4000, 3)
+        assert np.array_equal(points, make_preset(name, 4000, 3)), name
+        if name not in CLASSES:
+            assert labels is None, name
+            continue
+        counts = np.bincount(labels, minlength=CLASSES[name])
+        assert labels.dtype == np.int64 and len(counts) == CLASSES[name], name
+        assert counts.min() > 0.5 * len(labels) / CLASSES[name], name  # equal mass per class
+
+    points, k = make_labelled("8gaussians", 4000, 0)
+    centres = 4.0 * np.stack(
+        [np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1
+    )
+    nearest = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    assert (nearest == k).mean() > 0.99
+    points, k = make_labelled("checkerboard", 4000, 0)
+    column, row = np.floor(points[:, 0] / 2) + 2, np.floor(points[:, 1] / 2) + 2
+    assert np.array_equal(k, (2 * column + row // 2).astype(np.int64))
+    points, k = make_labelled("moons", 4000, 0)
+    assert points[k == 0, 1].mean() > points[k == 1, 1].mean()  # class 0 is the upper moon
+    for name, radii in (("circles", (4.0, 2.0)), ("rings", (3.0, 2.25, 1.5, 0.75))):
+        points, k = make_labelled(name, 4000, 0)
+        radius = np.linalg.norm(points, axis=1)
+        assert np.abs(radius - np.asarray(radii)[k]).max() < 0.5, name
