@@ -1,7 +1,7 @@
 """What went wrong in the training process, told twice: one line for the window, and the whole
 traceback in a log file that the line names.
 
-Each training process appends to its own file, `<temp>/fmstudio/trainer-<pid>.log`, where
+Each training process appends to its own file, `<temp>/fmstudio-logs/trainer-<pid>.log`, where
 <temp> is `tempfile.gettempdir()` (TMPDIR, TEMP or TMP when set): it exists and is writable on
 every platform without a new dependency, the system clears it, and the window knows its
 process's pid even after the process has died, so a crash message can name the file too. The
@@ -21,11 +21,15 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+LOG_FOLDER = "fmstudio-logs"
+"""The logs' folder in the temp directory: not `fmstudio`, which a script run from the temp
+directory would import as an empty namespace package instead of the installed one."""
+
 
 def log_path(pid: int | None = None) -> Path:
     """The log of the training process `pid` (this process by default)."""
     pid = os.getpid() if pid is None else pid
-    return Path(tempfile.gettempdir()) / "fmstudio" / f"trainer-{pid}.log"
+    return Path(tempfile.gettempdir()) / LOG_FOLDER / f"trainer-{pid}.log"
 
 
 def internal_error(where: str, exc: BaseException, then: str = "") -> str:

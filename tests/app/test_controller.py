@@ -123,7 +123,7 @@ def test_a_failing_picture_is_reported_once_with_its_log_and_training_goes_on(
     assert "field picture" in message and "RuntimeError: _field is broken" in message
     assert "off until the next run or target" in message
     log = named_log(message)
-    assert log.parent == temp_dir / "fmstudio" and log.name.startswith("trainer-")
+    assert log.parent == temp_dir / "fmstudio-logs" and log.name.startswith("trainer-")
     assert "Traceback" in log.read_text() and "RuntimeError: _field is broken" in log.read_text()
 
 
