@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidg
 
 from fmstudio.app.panels import controls, forms
 from fmstudio.core import choices, path_specs
-from fmstudio.core.choices import DEVICES
 from fmstudio.core.config import LIVE_SETTINGS, PATHS_OWN, SETTINGS, ConfigError, TrainConfig
 from fmstudio.core.schema import Applies, Change, Described, by_group
 
@@ -97,7 +96,7 @@ class SettingsPanel(QWidget):
     def _control(self, d: Described) -> QWidget:
         if d.name != "device":
             return controls.control(d)
-        return controls.control(d, [c for c in DEVICES if c.value in FIRST_DEVICES])
+        return controls.control(d, [c for c in choices.DEVICES if c.value in FIRST_DEVICES])
 
     def set_devices(self, devices: tuple[str, ...]) -> None:
         """Offer the devices the training process found (the window itself has no torch to
@@ -108,10 +107,10 @@ class SettingsPanel(QWidget):
         shown = forms.widget_value(box)
         with QSignalBlocker(box):
             box.clear()
-            for choice in DEVICES:
+            for choice in choices.DEVICES:
                 if choice.value in devices:
                     forms.add_combo_item(box, choice.label, choice.value, choice.help)
-            for extra in [d for d in devices if d not in choices.names(DEVICES)]:
+            for extra in [d for d in devices if d not in choices.names(choices.DEVICES)]:
                 forms.add_combo_item(box, extra, extra, "")
         self.set_config(dataclasses.replace(self._collect(), device=shown))
 
