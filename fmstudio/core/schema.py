@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import re
 import types
@@ -193,8 +194,10 @@ def _shorten(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[: limit - 5]}… ({type(value).__name__})"
 
 
+@functools.cache
 def described(cls: type) -> tuple[Described, ...]:
-    """The settings of a dataclass, in field order (fields without a `Setting` are skipped)."""
+    """The settings of a dataclass, in field order (fields without a `Setting` are skipped);
+    read once per class (every `check` of a config or a path asks again)."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):

@@ -9,7 +9,7 @@ torch here: the window builds and shows specs without importing it (`solvers.py`
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 FIXED_STEP = ("euler", "midpoint", "heun", "rk4")
@@ -98,24 +98,6 @@ class SolverSpec:
     def planned_nfe(self) -> int | None:
         """The evaluations a fixed-step solve will spend; None for an adaptive one."""
         return None if self.adaptive else self.fixed_steps * EVALS_PER_STEP[self.method]
-
-    def describe(self) -> str:
-        """'rk4, 8 steps' or 'dopri5, tol 1e-05': what a caption or a table says."""
-        if self.adaptive:
-            tol = f"{self.atol:g}" if self.atol == self.rtol else f"{self.atol:g}/{self.rtol:g}"
-            return f"{self.method}, tol {tol}"
-        return f"{self.method}, {self.fixed_steps} steps"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SolverSpec:
-        """From JSON (a session's sampling request); unknown keys are a ValueError."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown solver settings {sorted(unknown)}")
-        return cls(**data)
 
 
 DEFAULT_SOLVER = SolverSpec()

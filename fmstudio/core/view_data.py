@@ -198,12 +198,10 @@ def smoothed(losses: np.ndarray, weight: float) -> np.ndarray:
     y_t = w·y_{t−1} + (1 − w)·x_t, divided by 1 − w^t.
 
     In numpy (`_ema`), not scipy's `lfilter`: importing scipy.signal cost the window's
-    start-up 2 s. A live curve is smoothed by `Smoother`, which extends it by the new steps.
+    start-up 2 s. A live curve is smoothed by a kept `Smoother`, which extends it by the new
+    steps; this is one from scratch.
     """
-    values = np.asarray(losses, dtype=np.float64)
-    if weight <= 0 or len(values) == 0:
-        return values
-    return _ema(values, weight, 0.0) / (1.0 - weight ** np.arange(1, len(values) + 1))
+    return Smoother()(losses, weight)
 
 
 def _ema(values: np.ndarray, weight: float, carry: float) -> np.ndarray:
